@@ -1,0 +1,148 @@
+//! Typed errors, one enum per layer.
+
+use bytes::Bytes;
+use thiserror::Error;
+
+fn show_id(id: &Option<Bytes>) -> String {
+    match id {
+        Some(id) => format!(" (ActionID {:?})", String::from_utf8_lossy(id)),
+        None => String::new(),
+    }
+}
+
+/// What the decoder reports besides packets.
+///
+/// All variants but [`DecodeError::NotAmi`] and [`DecodeError::Truncated`]
+/// are recoverable: the offending packet was skipped to its end and decoding
+/// continues with the next one. Where the skipped packet carried an
+/// `ActionID` (even after the line that broke a limit), it is reported so the
+/// action waiting for it can be failed rather than left hanging.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A line exceeded [`crate::Limits::max_line_len`]; the packet was skipped.
+    #[error("line longer than {limit} bytes; packet skipped{}", show_id(.action_id))]
+    LineTooLong {
+        /// The limit in force.
+        limit: usize,
+        /// The skipped packet's `ActionID`, if one was seen.
+        action_id: Option<Bytes>,
+    },
+    /// A packet exceeded [`crate::Limits::max_packet_len`]; it was skipped.
+    #[error("packet larger than {limit} bytes; packet skipped{}", show_id(.action_id))]
+    PacketTooLarge {
+        /// The limit in force.
+        limit: usize,
+        /// The skipped packet's `ActionID`, if one was seen.
+        action_id: Option<Bytes>,
+    },
+    /// A packet had more than [`crate::Limits::max_headers`] header lines.
+    #[error("packet with more than {limit} header lines; packet skipped{}", show_id(.action_id))]
+    TooManyHeaders {
+        /// The limit in force.
+        limit: usize,
+        /// The skipped packet's `ActionID`, if one was seen.
+        action_id: Option<Bytes>,
+    },
+    /// The peer's first line is not `Asterisk Call Manager/…` (fatal).
+    #[error("peer is not an AMI server: greeting {:?}", String::from_utf8_lossy(.greeting))]
+    NotAmi {
+        /// The first bytes the peer sent (at most one line).
+        greeting: Bytes,
+    },
+    /// The stream ended inside a packet (fatal: reported by
+    /// [`crate::Decoder::decode_eof`]).
+    #[error("stream ended inside a packet ({bytes} bytes of it received)")]
+    Truncated {
+        /// How many bytes of the unfinished packet had arrived.
+        bytes: usize,
+    },
+}
+
+impl DecodeError {
+    /// Whether decoding carries on after this error.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::LineTooLong { .. }
+                | DecodeError::PacketTooLarge { .. }
+                | DecodeError::TooManyHeaders { .. }
+        )
+    }
+
+    /// The `ActionID` of the skipped packet, when one was seen.
+    pub fn action_id(&self) -> Option<&Bytes> {
+        match self {
+            DecodeError::LineTooLong { action_id, .. }
+            | DecodeError::PacketTooLarge { action_id, .. }
+            | DecodeError::TooManyHeaders { action_id, .. } => action_id.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Why an action (or a built packet) was refused. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The action name is empty.
+    #[error("empty action name")]
+    EmptyActionName,
+    /// A key is empty.
+    #[error("empty header key")]
+    EmptyKey,
+    /// A key contains a byte that cannot be sent in a key (colon,
+    /// whitespace, control byte).
+    #[error("header key {key:?} contains forbidden byte {byte:#04x}")]
+    InvalidKey {
+        /// The key, lossily decoded.
+        key: String,
+        /// The offending byte.
+        byte: u8,
+    },
+    /// A value contains CR, LF or NUL: it would end the line (and could start
+    /// a second, injected action) or truncate the value on the server.
+    #[error("value of {key:?} contains forbidden byte {byte:#04x} (CR, LF or NUL)")]
+    InvalidValue {
+        /// The key of the offending value.
+        key: String,
+        /// The offending byte.
+        byte: u8,
+    },
+    /// A line is longer than the server accepts (Asterisk answers
+    /// `Failed to parse message: line too long` and runs nothing).
+    #[error("line for {key:?} is {len} bytes; the server accepts at most {max}")]
+    LineTooLong {
+        /// The key of the long line.
+        key: String,
+        /// Its length without CRLF.
+        len: usize,
+        /// The most the server accepts.
+        max: usize,
+    },
+    /// More lines than the server accepts (Asterisk answers `Too many lines in
+    /// message` and runs nothing).
+    #[error("{count} lines; the server accepts at most {max}")]
+    TooManyLines {
+        /// Lines the action would have.
+        count: usize,
+        /// The most the server accepts.
+        max: usize,
+    },
+    /// `Action` or `ActionID` given as an ordinary header: use the builder's
+    /// name and [`crate::Action::action_id`] instead.
+    #[error("{0:?} is set through the Action builder, not as a header")]
+    ReservedKey(String),
+    /// An `ActionID` that is empty, longer than 64 bytes, or not printable ASCII.
+    #[error("invalid ActionID {0:?}: want 1 to 64 printable ASCII bytes")]
+    InvalidActionId(String),
+    /// A packet with no header and no body.
+    #[error("empty packet")]
+    EmptyPacket,
+    /// A header added after a raw body.
+    #[error("header added after the raw body")]
+    HeaderAfterBody,
+    /// A raw body containing the `--END COMMAND--` marker.
+    #[error("raw body contains the --END COMMAND-- marker")]
+    MarkerInBody,
+}

@@ -1,0 +1,42 @@
+//! # amiproto — the Asterisk Manager Interface, sans I/O
+//!
+//! `amiproto` is everything an AMI client needs to know about the protocol,
+//! with no sockets, no threads, no async runtime and no clock reads:
+//!
+//! - [`Packet`]: one message as a single [`bytes::Bytes`] plus an index of
+//!   its header lines; case-insensitive lookups, repeated keys kept in order,
+//!   values as bytes (Latin-1 caller names never fail a packet).
+//! - [`Decoder`]: a streaming, zero-copy, limit-enforcing decoder that
+//!   handles what real servers send (the banner, bare-LF lines, lines without
+//!   a colon, keys with colons, Asterisk ≤ 13's `Response: Follows` raw
+//!   bodies, `QueueRule`'s empty packets).
+//! - [`Action`]: an action builder whose encoder refuses anything that could
+//!   inject a second action or that the server would reject.
+//!
+//! ```
+//! use amiproto::{Action, Decoder, Frame};
+//! use bytes::BytesMut;
+//!
+//! let wire = Action::ping().action_id("p1").to_bytes().unwrap();
+//! assert_eq!(&wire[..], b"Action: Ping\r\nActionID: p1\r\n\r\n");
+//!
+//! let mut dec = Decoder::new();
+//! let mut buf = BytesMut::from(&b"Response: Success\r\nActionID: p1\r\nPing: Pong\r\n\r\n"[..]);
+//! let Some(Frame::Packet(reply)) = dec.decode(&mut buf).unwrap() else { panic!() };
+//! assert_eq!(reply.action_id().unwrap(), "p1");
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod action;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod packet;
+pub mod version;
+
+pub use action::{Action, EventMask};
+pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
+pub use error::{DecodeError, EncodeError};
+pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
+pub use version::{AmiVersion, Banner};

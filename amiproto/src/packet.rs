@@ -1,0 +1,732 @@
+//! The packet model: one AMI message as raw bytes plus an index of its header lines.
+//!
+//! A [`Packet`] owns exactly one [`Bytes`] (the packet as it arrived, or as the
+//! [`PacketBuilder`] wrote it) and a small index of byte ranges. Every key and
+//! value handed out is a slice of that buffer: decoding a packet allocates its
+//! index and nothing else.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::Utf8Error;
+
+use bytes::Bytes;
+
+/// Byte offsets of one header line inside [`Packet::raw`].
+///
+/// A line `Key: Value` has `key = start..key_end` and `value = value_start..end`.
+/// A line without any colon (raw CLI text, `IAXnetstats`) is kept as a *bare*
+/// line: `key_end == start` and `value_start == start`, so its key is empty and
+/// its value is the whole line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FieldIdx {
+    pub(crate) start: u32,
+    pub(crate) key_end: u32,
+    pub(crate) value_start: u32,
+    pub(crate) end: u32,
+}
+
+impl FieldIdx {
+    /// Index a line `raw[start..end]` (terminator excluded), splitting it at the
+    /// first `": "`, else at the first `:`, else keeping it bare.
+    pub(crate) fn split(raw: &[u8], start: usize, end: usize) -> FieldIdx {
+        let line = &raw[start..end];
+        let mut first_colon = None;
+        let mut i = 0;
+        while i < line.len() {
+            if line[i] == b':' {
+                if first_colon.is_none() {
+                    first_colon = Some(i);
+                }
+                if line.get(i + 1) == Some(&b' ') {
+                    return FieldIdx::new(start, start + i, start + i + 2, end);
+                }
+            }
+            i += 1;
+        }
+        match first_colon {
+            Some(c) => FieldIdx::new(start, start + c, start + c + 1, end),
+            None => FieldIdx::new(start, start, start, end),
+        }
+    }
+
+    fn new(start: usize, key_end: usize, value_start: usize, end: usize) -> FieldIdx {
+        // Offsets fit in u32: the decoder caps packets below 4 GiB.
+        FieldIdx {
+            start: start as u32,
+            key_end: key_end as u32,
+            value_start: value_start as u32,
+            end: end as u32,
+        }
+    }
+
+    pub(crate) fn key<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        &raw[self.start as usize..self.key_end as usize]
+    }
+
+    pub(crate) fn value<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        &raw[self.value_start as usize..self.end as usize]
+    }
+
+    pub(crate) fn is_bare(&self) -> bool {
+        self.value_start == self.start
+    }
+}
+
+/// Which headers of a packet classify it, found once while indexing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WellKnown {
+    pub(crate) event: Option<u32>,
+    pub(crate) response: Option<u32>,
+    pub(crate) action: Option<u32>,
+    pub(crate) action_id: Option<u32>,
+}
+
+impl WellKnown {
+    /// Note header number `n` if its key is one of the classifying keys.
+    #[inline]
+    pub(crate) fn observe(&mut self, key: &[u8], n: usize) {
+        let slot = match key.len() {
+            5 if key.eq_ignore_ascii_case(b"Event") => &mut self.event,
+            6 if key.eq_ignore_ascii_case(b"Action") => &mut self.action,
+            8 if key.eq_ignore_ascii_case(b"Response") => &mut self.response,
+            8 if key.eq_ignore_ascii_case(b"ActionID") => &mut self.action_id,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(n as u32);
+        }
+    }
+}
+
+/// What a packet is, decided by its headers: `Event:` first, then `Response:`,
+/// then `Action:`.
+///
+/// `OriginateResponse` is an event that also carries `Response:`; it is an
+/// [`PacketKind::Event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PacketKind {
+    /// The packet has an `Event:` header.
+    Event,
+    /// The packet has a `Response:` header and no `Event:` header.
+    Response,
+    /// The packet has an `Action:` header and neither `Event:` nor `Response:`.
+    Action,
+    /// None of the above (raw output such as `IAXnetstats`).
+    Other,
+}
+
+/// The status word of a `Response:` header, compared case-insensitively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseStatus {
+    /// `Response: Success`.
+    Success,
+    /// `Response: Error`.
+    Error,
+    /// `Response: Follows` (Asterisk ≤ 13 `Command` output with a raw body).
+    Follows,
+    /// `Response: Goodbye` (answer to `Logoff`).
+    Goodbye,
+    /// `Response: Pong` (answer to `Ping` on Asterisk 1.4).
+    Pong,
+    /// `Response: Failure` (carried by `OriginateResponse` events).
+    Failure,
+    /// Any other word; read it with [`Packet::response`].
+    Other,
+}
+
+impl ResponseStatus {
+    /// Classify a status word.
+    pub fn parse(word: &[u8]) -> ResponseStatus {
+        const TABLE: [(&[u8], ResponseStatus); 6] = [
+            (b"Success", ResponseStatus::Success),
+            (b"Error", ResponseStatus::Error),
+            (b"Follows", ResponseStatus::Follows),
+            (b"Goodbye", ResponseStatus::Goodbye),
+            (b"Pong", ResponseStatus::Pong),
+            (b"Failure", ResponseStatus::Failure),
+        ];
+        TABLE
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map_or(ResponseStatus::Other, |(_, s)| *s)
+    }
+}
+
+/// A header value: raw bytes with text views.
+///
+/// Asterisk values are bytes, not UTF-8 (Latin-1 caller names occur), so a
+/// value never fails to exist because of its encoding. Compare it with a
+/// `&str` directly (`value == "Success"`, exact and case-sensitive), or use
+/// [`Value::eq_ignore_case`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Value<'a>(&'a [u8]);
+
+impl<'a> Value<'a> {
+    /// Wrap raw bytes.
+    pub fn new(bytes: &'a [u8]) -> Value<'a> {
+        Value(bytes)
+    }
+
+    /// The value's bytes, exactly as on the wire.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The value as UTF-8 text, or the UTF-8 error.
+    pub fn to_str(&self) -> Result<&'a str, Utf8Error> {
+        std::str::from_utf8(self.0)
+    }
+
+    /// The value as text, invalid UTF-8 replaced by `U+FFFD`.
+    pub fn to_string_lossy(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.0)
+    }
+
+    /// The value as text without loss: UTF-8 when it is valid UTF-8,
+    /// otherwise every byte read as Latin-1 (what Asterisk's channel drivers
+    /// most often pass through).
+    pub fn decode_text(&self) -> Cow<'a, str> {
+        match std::str::from_utf8(self.0) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(self.0.iter().map(|&b| b as char).collect()),
+        }
+    }
+
+    /// ASCII case-insensitive comparison.
+    pub fn eq_ignore_case(&self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other.as_bytes())
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the value is empty (`Key: `).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Deref for Value<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0
+    }
+}
+
+impl AsRef<[u8]> for Value<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0
+    }
+}
+
+impl PartialEq<str> for Value<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Value<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.decode_text())
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.decode_text())
+    }
+}
+
+/// One header line of a packet, borrowed from it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    bare: bool,
+}
+
+impl<'a> Header<'a> {
+    /// The key (case preserved). Empty for a bare line.
+    pub fn key(&self) -> Value<'a> {
+        Value(self.key)
+    }
+
+    /// The key as text (keys are ASCII in practice; lossy otherwise).
+    pub fn key_str(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.key)
+    }
+
+    /// The value, after the first `": "` (or `:`), trailing spaces kept.
+    /// For a bare line, the whole line.
+    pub fn value(&self) -> Value<'a> {
+        Value(self.value)
+    }
+
+    /// Whether this line had no colon at all (kept as-is, key empty).
+    pub fn is_bare(&self) -> bool {
+        self.bare
+    }
+
+    /// Whether the key equals `key`, ignoring ASCII case.
+    pub fn is(&self, key: &str) -> bool {
+        !self.bare && self.key.eq_ignore_ascii_case(key.as_bytes())
+    }
+}
+
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bare {
+            write!(f, "{:?}", Value(self.value))
+        } else {
+            write!(f, "{:?}: {:?}", Value(self.key), Value(self.value))
+        }
+    }
+}
+
+/// One AMI packet (action, response or event): the raw bytes plus an index.
+///
+/// Cloning is cheap (a reference count and a copy of the index).
+///
+/// ```
+/// use amiproto::{Packet, PacketKind, ResponseStatus};
+///
+/// let p = Packet::builder()
+///     .header("Response", "Success")
+///     .header("ActionID", "42")
+///     .header("Output", "line one")
+///     .header("Output", "line two")
+///     .build()
+///     .unwrap();
+/// assert_eq!(p.kind(), PacketKind::Response);
+/// assert_eq!(p.response_status(), Some(ResponseStatus::Success));
+/// assert_eq!(p.get_str("actionid"), Some("42"));
+/// let outputs: Vec<_> = p.get_all("output").map(|v| v.to_string()).collect();
+/// assert_eq!(outputs, ["line one", "line two"]);
+/// assert_eq!(&p.raw()[..], &b"Response: Success\r\nActionID: 42\r\nOutput: line one\r\nOutput: line two\r\n\r\n"[..]);
+/// ```
+#[derive(Clone)]
+pub struct Packet {
+    raw: Bytes,
+    fields: Vec<FieldIdx>,
+    known: WellKnown,
+    body: Option<(u32, u32)>,
+}
+
+impl Packet {
+    pub(crate) fn from_parts(
+        raw: Bytes,
+        fields: Vec<FieldIdx>,
+        known: WellKnown,
+        body: Option<(u32, u32)>,
+    ) -> Packet {
+        Packet {
+            raw,
+            fields,
+            known,
+            body,
+        }
+    }
+
+    /// Start building a packet (for tests, simulators and proxies).
+    pub fn builder() -> PacketBuilder {
+        PacketBuilder::default()
+    }
+
+    /// The exact bytes of the packet, terminating blank line included.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// What the packet is: event, response, action or other.
+    pub fn kind(&self) -> PacketKind {
+        if self.known.event.is_some() {
+            PacketKind::Event
+        } else if self.known.response.is_some() {
+            PacketKind::Response
+        } else if self.known.action.is_some() {
+            PacketKind::Action
+        } else {
+            PacketKind::Other
+        }
+    }
+
+    /// Number of header lines (bare lines included, raw body excluded).
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the packet has no header lines.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Header line number `n`, in wire order.
+    pub fn header(&self, n: usize) -> Option<Header<'_>> {
+        self.fields.get(n).map(|f| self.view(f))
+    }
+
+    /// Every header line in wire order, repeated keys kept in order.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers {
+            raw: &self.raw,
+            fields: self.fields.iter(),
+        }
+    }
+
+    fn view(&self, f: &FieldIdx) -> Header<'_> {
+        Header {
+            key: f.key(&self.raw),
+            value: f.value(&self.raw),
+            bare: f.is_bare(),
+        }
+    }
+
+    fn known_value(&self, slot: Option<u32>) -> Option<Value<'_>> {
+        slot.map(|n| Value(self.fields[n as usize].value(&self.raw)))
+    }
+
+    /// The first value of `key` (ASCII case-insensitive).
+    pub fn get(&self, key: &str) -> Option<Value<'_>> {
+        self.headers().find(|h| h.is(key)).map(|h| h.value())
+    }
+
+    /// The first value of `key` as UTF-8 text; `None` when absent or not
+    /// UTF-8 (use [`Packet::get`] for the bytes).
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of `key` (ASCII case-insensitive), in wire order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
+        self.headers().filter(move |h| h.is(key)).map(|h| h.value())
+    }
+
+    /// Whether a header `key` is present.
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The first value of `key` as an owned zero-copy [`Bytes`] slice of the
+    /// packet.
+    pub fn get_bytes(&self, key: &str) -> Option<Bytes> {
+        self.fields
+            .iter()
+            .find(|f| !f.is_bare() && f.key(&self.raw).eq_ignore_ascii_case(key.as_bytes()))
+            .map(|f| self.raw.slice(f.value_start as usize..f.end as usize))
+    }
+
+    /// The `ActionID` (first occurrence), as sent back by the server.
+    pub fn action_id(&self) -> Option<Value<'_>> {
+        self.known_value(self.known.action_id)
+    }
+
+    /// The `ActionID` as an owned zero-copy slice of the packet.
+    pub fn action_id_bytes(&self) -> Option<Bytes> {
+        self.known.action_id.map(|n| {
+            let f = &self.fields[n as usize];
+            self.raw.slice(f.value_start as usize..f.end as usize)
+        })
+    }
+
+    /// The `Event:` name, if the packet is an event.
+    pub fn event(&self) -> Option<Value<'_>> {
+        self.known_value(self.known.event)
+    }
+
+    /// The `Response:` word, raw.
+    pub fn response(&self) -> Option<Value<'_>> {
+        self.known_value(self.known.response)
+    }
+
+    /// The `Response:` word, classified.
+    pub fn response_status(&self) -> Option<ResponseStatus> {
+        self.response().map(|v| ResponseStatus::parse(v.as_bytes()))
+    }
+
+    /// The `Action:` name, if the packet is an action.
+    pub fn action(&self) -> Option<Value<'_>> {
+        self.known_value(self.known.action)
+    }
+
+    /// The `Message:` text.
+    pub fn message(&self) -> Option<Value<'_>> {
+        self.get("Message")
+    }
+
+    /// Whether the `Event:` name equals `name` (ASCII case-insensitive).
+    pub fn is_event(&self, name: &str) -> bool {
+        self.event().is_some_and(|e| e.eq_ignore_case(name))
+    }
+
+    /// The raw body of a `Response: Follows` packet (Asterisk ≤ 13 `Command`
+    /// output), without the `--END COMMAND--` marker: LF-separated lines,
+    /// blank lines kept, byte-exact.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.map(|(s, e)| &self.raw[s as usize..e as usize])
+    }
+
+    /// The lines of [`Packet::body`], split at LF (a final LF ends the last
+    /// line; it does not add an empty one).
+    pub fn body_lines(&self) -> impl Iterator<Item = Value<'_>> + '_ {
+        split_body_lines(self.body().unwrap_or(&[])).map(Value)
+    }
+
+    /// The raw body as an owned zero-copy slice.
+    pub fn body_bytes(&self) -> Option<Bytes> {
+        self.body
+            .map(|(s, e)| self.raw.slice(s as usize..e as usize))
+    }
+}
+
+/// Split a raw body into lines at LF, dropping one trailing empty piece.
+pub(crate) fn split_body_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    let trimmed = body.strip_suffix(b"\n").unwrap_or(body);
+    let empty = body.is_empty();
+    trimmed.split(|&b| b == b'\n').filter(move |_| !empty)
+}
+
+impl fmt::Debug for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(self.headers());
+        if let Some(body) = self.body() {
+            list.entry(&format_args!("body: {:?}", Value(body)));
+        }
+        list.finish()
+    }
+}
+
+impl PartialEq for Packet {
+    /// Two packets are equal when their raw bytes are.
+    fn eq(&self, other: &Packet) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for Packet {}
+
+/// Iterator over a packet's header lines, in wire order.
+#[derive(Clone, Debug)]
+pub struct Headers<'a> {
+    raw: &'a [u8],
+    fields: std::slice::Iter<'a, FieldIdx>,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Header<'a>;
+
+    fn next(&mut self) -> Option<Header<'a>> {
+        self.fields.next().map(|f| Header {
+            key: f.key(self.raw),
+            value: f.value(self.raw),
+            bare: f.is_bare(),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.fields.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Headers<'_> {}
+
+impl<'a> DoubleEndedIterator for Headers<'a> {
+    fn next_back(&mut self) -> Option<Header<'a>> {
+        self.fields.next_back().map(|f| Header {
+            key: f.key(self.raw),
+            value: f.value(self.raw),
+            bare: f.is_bare(),
+        })
+    }
+}
+
+/// Builds a [`Packet`] header by header; [`PacketBuilder::build`] refuses
+/// what could not be sent on the wire as one packet (CR/LF in a key or value,
+/// an empty key or one with a colon or whitespace).
+///
+/// The builder has no line or header-count limits: those are the server's
+/// input limits, checked by [`crate::Action`] encoding. A simulated server may
+/// build packets of any size.
+#[derive(Clone, Debug, Default)]
+pub struct PacketBuilder {
+    buf: Vec<u8>,
+    fields: Vec<FieldIdx>,
+    known: WellKnown,
+    body: Option<(u32, u32)>,
+    error: Option<crate::EncodeError>,
+}
+
+impl PacketBuilder {
+    /// Append `Key: Value`. Errors are reported by [`PacketBuilder::build`].
+    pub fn header(mut self, key: &str, value: impl AsRef<[u8]>) -> PacketBuilder {
+        self.push(key, value.as_ref());
+        self
+    }
+
+    /// Append `Key: Value` through a mutable reference.
+    pub fn push(&mut self, key: &str, value: &[u8]) -> &mut PacketBuilder {
+        if self.error.is_some() {
+            return self;
+        }
+        if self.body.is_some() {
+            self.error = Some(crate::EncodeError::HeaderAfterBody);
+            return self;
+        }
+        if let Err(e) = crate::encode::check_key(key.as_bytes()) {
+            self.error = Some(e);
+            return self;
+        }
+        if let Err(e) = crate::encode::check_value(key, value) {
+            self.error = Some(e);
+            return self;
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(key.as_bytes());
+        let key_end = self.buf.len();
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value);
+        let end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        self.known.observe(key.as_bytes(), self.fields.len());
+        self.fields.push(FieldIdx {
+            start: start as u32,
+            key_end: key_end as u32,
+            value_start: key_end as u32 + 2,
+            end: end as u32,
+        });
+        self
+    }
+
+    /// Append a raw `Response: Follows` body as Asterisk ≤ 13 writes it: the
+    /// bytes verbatim (LF line endings), then `--END COMMAND--`. The body must
+    /// not itself contain the marker.
+    pub fn follows_body(mut self, body: impl AsRef<[u8]>) -> PacketBuilder {
+        let body = body.as_ref();
+        if self.error.is_none() {
+            if memchr::memmem::find(body, crate::decode::END_COMMAND).is_some() {
+                self.error = Some(crate::EncodeError::MarkerInBody);
+            } else {
+                let start = self.buf.len() as u32;
+                self.buf.extend_from_slice(body);
+                self.body = Some((start, self.buf.len() as u32));
+                self.buf.extend_from_slice(crate::decode::END_COMMAND);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+        self
+    }
+
+    /// Finish: the packet, or the first invalid input met.
+    pub fn build(mut self) -> Result<Packet, crate::EncodeError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.fields.is_empty() && self.body.is_none() {
+            return Err(crate::EncodeError::EmptyPacket);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        Ok(Packet::from_parts(
+            Bytes::from(self.buf),
+            self.fields,
+            self.known,
+            self.body,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_prefers_colon_space_and_keeps_colons_in_keys() {
+        let raw = b"ChanVariable(IAX2/10.0.0.1:4569-3): x=y";
+        let f = FieldIdx::split(raw, 0, raw.len());
+        assert_eq!(f.key(raw), b"ChanVariable(IAX2/10.0.0.1:4569-3)");
+        assert_eq!(f.value(raw), b"x=y");
+    }
+
+    #[test]
+    fn split_falls_back_to_first_colon_and_bare() {
+        let raw = b"NoSpace:tight";
+        let f = FieldIdx::split(raw, 0, raw.len());
+        assert_eq!((f.key(raw), f.value(raw)), (&b"NoSpace"[..], &b"tight"[..]));
+        let raw = b"just text";
+        let f = FieldIdx::split(raw, 0, raw.len());
+        assert!(f.is_bare());
+        assert_eq!(f.key(raw), b"");
+        assert_eq!(f.value(raw), b"just text");
+    }
+
+    #[test]
+    fn value_keeps_colons_and_spaces() {
+        let raw = b"Colon: a:b: c :d";
+        let f = FieldIdx::split(raw, 0, raw.len());
+        assert_eq!(f.value(raw), b"a:b: c :d");
+        let raw = b"Spaced:    padded value   ";
+        let f = FieldIdx::split(raw, 0, raw.len());
+        assert_eq!(f.value(raw), b"   padded value   ");
+    }
+
+    #[test]
+    fn kind_event_wins_over_response() {
+        let p = Packet::builder()
+            .header("Response", "Success")
+            .header("Event", "OriginateResponse")
+            .build()
+            .unwrap();
+        assert_eq!(p.kind(), PacketKind::Event);
+        assert_eq!(p.response_status(), Some(ResponseStatus::Success));
+        let p = Packet::builder().header("Foo", "bar").build().unwrap();
+        assert_eq!(p.kind(), PacketKind::Other);
+    }
+
+    #[test]
+    fn latin1_values_never_fail() {
+        let p = Packet::builder()
+            .header("CallerIDName", b"Jos\xe9")
+            .build()
+            .unwrap();
+        let v = p.get("calleridname").unwrap();
+        assert!(v.to_str().is_err());
+        assert_eq!(v.decode_text(), "José");
+        assert_eq!(v.to_string_lossy(), "Jos\u{fffd}");
+        assert_eq!(p.get_str("CallerIDName"), None);
+        assert_eq!(v.as_bytes(), b"Jos\xe9");
+    }
+
+    #[test]
+    fn builder_refuses_injection() {
+        assert!(Packet::builder()
+            .header("A", "x\r\nAction: Hangup")
+            .build()
+            .is_err());
+        assert!(Packet::builder().header("A B", "x").build().is_err());
+        assert!(Packet::builder().header("", "x").build().is_err());
+        assert!(Packet::builder().header("A:", "x").build().is_err());
+        assert!(Packet::builder().build().is_err());
+    }
+
+    #[test]
+    fn body_lines_keep_blank_lines() {
+        let p = Packet::builder()
+            .header("Response", "Follows")
+            .follows_body("a\n\nb\n")
+            .build()
+            .unwrap();
+        let lines: Vec<_> = p.body_lines().map(|v| v.as_bytes().to_vec()).collect();
+        assert_eq!(lines, vec![b"a".to_vec(), b"".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            &p.raw()[..],
+            b"Response: Follows\r\na\n\nb\n--END COMMAND--\r\n\r\n"
+        );
+    }
+}
