@@ -146,3 +146,112 @@ pub enum EncodeError {
     #[error("raw body contains the --END COMMAND-- marker")]
     MarkerInBody,
 }
+
+/// Why a connection ended abnormally. Every action still pending then fails
+/// with [`ActionError::Closed`] carrying the [`CloseReason`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer's greeting is not an AMI banner.
+    #[error("peer is not an AMI server: greeting {:?}", String::from_utf8_lossy(.greeting))]
+    NotAmi {
+        /// What it sent instead.
+        greeting: Bytes,
+    },
+    /// The peer closed before sending its banner (Asterisk does this when
+    /// over its unauthenticated-session limit).
+    #[error("peer closed the connection before the banner")]
+    ClosedBeforeBanner,
+    /// No banner within [`crate::Config::banner_timeout`].
+    #[error("no banner within the banner timeout")]
+    BannerTimeout,
+    /// Login did not finish within [`crate::Config::login_timeout`].
+    #[error("login did not finish within the login timeout")]
+    LoginTimeout,
+    /// The server refused the login; it closes the socket after this.
+    #[error("authentication failed: {message}")]
+    AuthFailed {
+        /// The server's `Message` (e.g. `Authentication failed`).
+        message: String,
+    },
+    /// MD5-only login was configured and the server refused the challenge.
+    #[error("server refused the MD5 challenge ({message}) and plaintext login is disabled")]
+    ChallengeRefused {
+        /// The server's `Message`.
+        message: String,
+    },
+    /// The peer closed the connection.
+    #[error("peer closed the connection{}", if *.mid_packet { " in the middle of a packet" } else { "" })]
+    PeerClosed {
+        /// Whether part of a packet had arrived.
+        mid_packet: bool,
+    },
+    /// No byte arrived within the keepalive timeout after a keepalive `Ping`.
+    #[error("peer stopped answering (keepalive timeout)")]
+    KeepaliveTimeout,
+    /// The transport failed (reported by the adapter).
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// Closed locally without logging off.
+    #[error("connection closed locally")]
+    Aborted,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// `Logoff` was answered with `Goodbye` (or sent before login finished).
+    #[error("logged off")]
+    LoggedOff,
+    /// Anything else.
+    #[error(transparent)]
+    Error(#[from] ConnectionError),
+}
+
+/// Why one action has no successful outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ActionError {
+    /// The server answered `Response: Error`.
+    #[error("server error: {message}")]
+    Server {
+        /// The `Message` header (empty when absent).
+        message: String,
+        /// The whole response (`Output:` lines of a failed `Command` are in it).
+        response: crate::Packet,
+    },
+    /// No outcome within the action's timeout. Late answers are drained
+    /// quietly.
+    #[error("action timed out")]
+    Timeout,
+    /// The connection ended before the outcome arrived.
+    #[error("connection closed before the action finished: {0}")]
+    Closed(CloseReason),
+    /// A collected list grew past [`crate::Config::max_list_items`]; the rest
+    /// of it is drained quietly.
+    #[error("list has more than {limit} items")]
+    ListTooLarge {
+        /// The cap in force.
+        limit: usize,
+    },
+    /// The answer broke a decoder limit and was skipped.
+    #[error("answer skipped: {0}")]
+    Skipped(DecodeError),
+}
+
+/// Why [`crate::Connection::send`] refused an action. Nothing was queued.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The action cannot be encoded safely.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// A caller-chosen `ActionID` is already pending on this connection, or
+    /// starts with the connection's generated-ID prefix.
+    #[error("ActionID {0:?} is already in use or reserved")]
+    DuplicateActionId(String),
+    /// The connection is logging off or closed.
+    #[error("connection is closing or closed")]
+    Closed,
+}

@@ -40,3 +40,9 @@ pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
 pub use version::{AmiVersion, Banner};
+pub mod connection;
+pub use connection::{
+    md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
+    Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, State, UrlError,
+};
+pub use error::{ActionError, CloseReason, ConnectionError, SendError};

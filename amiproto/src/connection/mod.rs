@@ -1,0 +1,979 @@
+//! The client connection state machine.
+//!
+//! [`Connection`] decides everything an AMI client must decide and does no
+//! I/O: bytes, end of stream and the current time come in through
+//! `handle_*` calls; bytes to write, the next deadline and what happened
+//! come out through `poll_*` calls.
+//!
+//! The run loop, after every input (bytes, EOF, a timer firing, a `send`):
+//! 1. write out everything [`Connection::poll_transmit`] returns;
+//! 2. re-arm the timer to [`Connection::poll_timeout`] (only if it changed);
+//! 3. hand out every [`Connection::poll_event`].
+//!
+//! Stop once [`Connection::state`] is [`State::Closed`] and the events are
+//! drained.
+
+mod config;
+mod login;
+mod outcome;
+mod pending;
+mod timers;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::action::Action;
+use crate::decode::{BannerMode, Decoder, Frame};
+use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendError};
+use crate::packet::{Packet, PacketKind, ResponseStatus};
+use crate::version::{AmiVersion, Banner};
+
+pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret, UrlError};
+pub use login::md5_key;
+pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
+
+use login::LoginStep;
+use pending::{
+    closes_list, opens_list, parse_generated, Expect, IdBuf, Pending, Progress, Role, SeqMap,
+};
+use timers::Deadlines;
+
+/// How long a silent action without a timeout of its own keeps draining its
+/// late answer before it is forgotten.
+const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(60);
+
+/// Where a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Waiting for `Asterisk Call Manager/…`.
+    AwaitingBanner,
+    /// Banner received; logging in. Actions sent now are held.
+    Authenticating,
+    /// Logged in: actions flow.
+    Ready,
+    /// `Logoff` sent: no new actions; waiting for `Goodbye`.
+    Closing,
+    /// Finished; see [`Connection::close_reason`].
+    Closed,
+}
+
+/// Names one submitted action; the outcome comes back with the same handle.
+///
+/// Handles carry the connection's generation, so a handle from an earlier
+/// connection (before a reconnect) never matches an action of a later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActionHandle {
+    generation: u32,
+    seq: u64,
+}
+
+impl ActionHandle {
+    /// The generation of the connection that issued it.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Its sequence number, unique within the connection.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// Per-action options for [`Connection::send_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    timeout: Option<Option<Duration>>,
+    no_reply: bool,
+    stream: bool,
+}
+
+impl SendOptions {
+    /// Defaults: the config's timeout, an outcome, lists collected.
+    pub fn new() -> SendOptions {
+        SendOptions::default()
+    }
+
+    /// Override the timeout (`None`: wait forever).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> SendOptions {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Fire and forget: no outcome is reported; the answer is consumed
+    /// quietly and never shows up as an event.
+    pub fn no_reply(mut self) -> SendOptions {
+        self.no_reply = true;
+        self
+    }
+
+    /// Hand out list items one by one as [`Event::ListItem`] instead of
+    /// collecting them (for huge lists); the final outcome has no items.
+    pub fn stream_list(mut self) -> SendOptions {
+        self.stream = true;
+        self
+    }
+}
+
+/// What the connection reports, in arrival order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The server's banner arrived; login starts.
+    Banner(Banner),
+    /// Login succeeded; held actions have been written.
+    Ready,
+    /// An action finished: exactly one per action sent without
+    /// [`SendOptions::no_reply`] and not cancelled.
+    Done {
+        /// The action.
+        handle: ActionHandle,
+        /// Its outcome.
+        result: Result<Outcome, ActionError>,
+    },
+    /// One item of a list sent with [`SendOptions::stream_list`].
+    ListItem {
+        /// The list action.
+        handle: ActionHandle,
+        /// The item event.
+        item: Packet,
+    },
+    /// A packet no action claimed: a server event, or an answer whose
+    /// `ActionID` is unknown (e.g. `Missing action in request`).
+    Unsolicited(Packet),
+    /// A packet broke a decoder limit, was skipped, and no action claimed it.
+    Skipped(DecodeError),
+    /// The connection ended; nothing follows.
+    Closed(CloseReason),
+}
+
+#[derive(Debug, Default)]
+struct Liveness {
+    last_rx: Option<Instant>,
+    ping_deadline: Option<Instant>,
+}
+
+/// A sans-I/O AMI client connection.
+///
+/// ```
+/// use amiproto::{Action, Config, Connection, Event, Outcome, State};
+/// use std::time::Instant;
+///
+/// let now = Instant::now(); // the caller's clock; the core never reads one
+/// let mut conn = Connection::new(Config::new("admin", "amp111").auth(amiproto::AuthMethod::Plain), now);
+/// // Sent before login: held, written right after it succeeds.
+/// let ping = conn.send(Action::ping(), now).unwrap();
+///
+/// conn.handle_input(now, b"Asterisk Call Manager/11.0.0\r\n");
+/// let login = conn.poll_transmit().unwrap();
+/// assert!(login.starts_with(b"Action: Login\r\nActionID: ami-1\r\n"));
+/// conn.handle_input(now, b"Response: Success\r\nActionID: ami-1\r\nMessage: Authentication accepted\r\n\r\n");
+/// assert_eq!(conn.state(), State::Ready);
+/// assert_eq!(&conn.poll_transmit().unwrap()[..], b"Action: Ping\r\nActionID: ami-0\r\n\r\n");
+///
+/// conn.handle_input(now, b"Response: Success\r\nActionID: ami-0\r\nPing: Pong\r\n\r\n");
+/// let mut events = std::iter::from_fn(|| conn.poll_event());
+/// assert!(matches!(events.next(), Some(Event::Banner(_))));
+/// assert!(matches!(events.next(), Some(Event::Ready)));
+/// match events.next() {
+///     Some(Event::Done { handle, result: Ok(Outcome::Response(p)) }) => {
+///         assert_eq!(handle, ping);
+///         assert_eq!(p.get_str("Ping"), Some("Pong"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    generation: u32,
+    state: State,
+    decoder: Decoder,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    events: VecDeque<Event>,
+    pending: SeqMap<Pending>,
+    user_ids: std::collections::HashMap<Box<[u8]>, u64>,
+    queue: VecDeque<u64>,
+    in_flight: usize,
+    next_seq: u64,
+    deadlines: Deadlines,
+    state_deadline: Option<Instant>,
+    banner: Option<Banner>,
+    liveness: Liveness,
+    close_reason: Option<CloseReason>,
+}
+
+impl Connection {
+    /// A new connection, just connected at `now`, waiting for the banner.
+    pub fn new(config: Config, now: Instant) -> Connection {
+        Connection::with_generation(config, 0, now)
+    }
+
+    /// Like [`Connection::new`], numbering this connection `generation`
+    /// (adapters count reconnects with it; see [`ActionHandle`]).
+    pub fn with_generation(config: Config, generation: u32, now: Instant) -> Connection {
+        let decoder = Decoder::with_limits(config.limits).banner_mode(BannerMode::Required);
+        Connection {
+            state_deadline: Some(now + config.banner_timeout),
+            config,
+            generation,
+            state: State::AwaitingBanner,
+            decoder,
+            inbuf: BytesMut::with_capacity(16 * 1024),
+            outbuf: BytesMut::with_capacity(4 * 1024),
+            events: VecDeque::new(),
+            pending: SeqMap::default(),
+            user_ids: Default::default(),
+            queue: VecDeque::new(),
+            in_flight: 0,
+            next_seq: 0,
+            deadlines: Deadlines::default(),
+            banner: None,
+            liveness: Liveness {
+                last_rx: Some(now),
+                ping_deadline: None,
+            },
+            close_reason: None,
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This connection's generation.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Where the connection stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The banner, once received.
+    pub fn banner(&self) -> Option<&Banner> {
+        self.banner.as_ref()
+    }
+
+    /// The server's AMI version, once the banner is in.
+    pub fn version(&self) -> Option<AmiVersion> {
+        self.banner.as_ref().and_then(Banner::version)
+    }
+
+    /// Why the connection ended, once [`State::Closed`].
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.close_reason.as_ref()
+    }
+
+    /// Actions submitted and not finished (held ones included).
+    pub fn pending_actions(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|p| p.role == Role::User && !p.silent)
+            .count()
+    }
+
+    /// Actions held until login or a free in-flight slot.
+    pub fn queued_actions(&self) -> usize {
+        self.queue.len()
+    }
+
+    // ----- inputs -----------------------------------------------------------
+
+    /// Bytes received from the server at `now`.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.state == State::Closed || bytes.is_empty() {
+            return;
+        }
+        self.liveness.last_rx = Some(now);
+        self.liveness.ping_deadline = None;
+        self.inbuf.extend_from_slice(bytes);
+        self.drain_input(now, false);
+    }
+
+    /// The server closed its side (read returned 0) at `now`.
+    pub fn handle_eof(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        let mid_packet = self.drain_input(now, true);
+        let reason = match self.state {
+            State::Closed => return,
+            State::AwaitingBanner => CloseReason::Error(ConnectionError::ClosedBeforeBanner),
+            State::Closing => CloseReason::LoggedOff,
+            _ => CloseReason::Error(ConnectionError::PeerClosed { mid_packet }),
+        };
+        self.close(reason);
+    }
+
+    /// The adapter's transport failed, or the user gave up on the connection:
+    /// close now with `error` (every pending action fails with it).
+    pub fn abort(&mut self, error: ConnectionError) {
+        self.close(CloseReason::Error(error));
+    }
+
+    /// Expire whatever is due at `now`. With nothing due, does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let Some(at) = self.state_deadline {
+            if at <= now {
+                let error = match self.state {
+                    State::AwaitingBanner => ConnectionError::BannerTimeout,
+                    _ => ConnectionError::LoginTimeout,
+                };
+                self.close(CloseReason::Error(error));
+                return;
+            }
+        }
+        self.keepalive(now);
+        if self.state == State::Closed {
+            return;
+        }
+        while let Some((at, seq)) = self.deadlines.pop_due(now) {
+            let Some(p) = self.pending.get_mut(&seq) else {
+                continue;
+            };
+            if p.deadline != Some(at) {
+                continue;
+            }
+            if p.silent {
+                self.remove(seq);
+                continue;
+            }
+            let written = p.is_written();
+            if written {
+                // Keep draining its late answer quietly for one more period.
+                p.silent = true;
+                let grace = p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
+                let until = at + grace;
+                p.deadline = Some(until);
+                if let Progress::List { items, .. } = &mut p.progress {
+                    items.clear();
+                }
+                self.deadlines.push(until, seq);
+                self.report(seq, Err(ActionError::Timeout));
+            } else {
+                self.report(seq, Err(ActionError::Timeout));
+                self.remove(seq);
+            }
+        }
+    }
+
+    fn keepalive(&mut self, now: Instant) {
+        let Some(ka) = self.config.keepalive else {
+            return;
+        };
+        if self.state != State::Ready && self.state != State::Closing {
+            return;
+        }
+        if self.liveness.ping_deadline.is_none() {
+            let idle_since = self.liveness.last_rx.unwrap_or(now);
+            if idle_since + ka.interval <= now && self.state == State::Ready {
+                self.write_internal(Action::ping(), Role::Keepalive, now);
+                self.liveness.ping_deadline = Some(now + ka.timeout);
+            }
+        }
+        if self.liveness.ping_deadline.is_some_and(|at| at <= now) {
+            self.close(CloseReason::Error(ConnectionError::KeepaliveTimeout));
+        }
+    }
+
+    // ----- submitting -------------------------------------------------------
+
+    /// Submit an action with default options. Before login it is held; once
+    /// logged in it is written at once (or when the in-flight window opens).
+    pub fn send(&mut self, action: Action, now: Instant) -> Result<ActionHandle, SendError> {
+        self.send_with(action, SendOptions::default(), now)
+    }
+
+    /// Submit an action with per-action options.
+    pub fn send_with(
+        &mut self,
+        action: Action,
+        options: SendOptions,
+        now: Instant,
+    ) -> Result<ActionHandle, SendError> {
+        if matches!(self.state, State::Closing | State::Closed) {
+            return Err(SendError::Closed);
+        }
+        let expect = Expect::of(&action);
+        if expect == Expect::Logoff && self.state != State::Ready {
+            // Not logged in: nothing to log off from. Close here.
+            action.validate(None)?;
+            let handle = self.handle(self.next_seq);
+            self.next_seq += 1;
+            self.close(CloseReason::LoggedOff);
+            self.events.push_back(Event::Done {
+                handle,
+                result: Err(ActionError::Closed(CloseReason::LoggedOff)),
+            });
+            return Ok(handle);
+        }
+        let user_id = match action.get_action_id() {
+            Some(id) => {
+                let b = id.as_bytes();
+                if b.starts_with(self.config.action_id_prefix.as_bytes())
+                    || self.user_ids.contains_key(b)
+                {
+                    return Err(SendError::DuplicateActionId(id.to_owned()));
+                }
+                Some(Box::<[u8]>::from(b))
+            }
+            None => None,
+        };
+        let seq = self.next_seq;
+        let timeout = options.timeout.unwrap_or(self.config.action_timeout);
+        let window_open = self
+            .config
+            .max_in_flight
+            .is_none_or(|cap| self.in_flight < cap && self.queue.is_empty());
+        let progress = if self.state == State::Ready && window_open {
+            self.encode(&action, seq)?;
+            self.in_flight += 1;
+            Progress::Sent
+        } else {
+            if user_id.is_some() {
+                action.validate(None)?;
+            } else {
+                let id = self.generated_id(seq)?;
+                action.validate(Some(id.as_str()))?;
+            }
+            self.queue.push_back(seq);
+            Progress::Queued(action)
+        };
+        self.next_seq += 1;
+        let deadline = timeout.map(|t| now + t);
+        if let Some(at) = deadline {
+            self.deadlines.push(at, seq);
+        }
+        if let Some(id) = &user_id {
+            self.user_ids.insert(id.clone(), seq);
+        }
+        self.pending.insert(
+            seq,
+            Pending {
+                role: Role::User,
+                expect,
+                progress,
+                deadline,
+                timeout,
+                silent: options.no_reply,
+                stream: options.stream,
+                user_id,
+            },
+        );
+        if expect == Expect::Logoff {
+            self.state = State::Closing;
+        }
+        Ok(self.handle(seq))
+    }
+
+    /// Send `Logoff`: the connection closes once `Goodbye` arrives (its
+    /// handle then finishes with that response); every other action still
+    /// pending fails with [`CloseReason::LoggedOff`]. Before login, closes at
+    /// once.
+    pub fn logoff(&mut self, now: Instant) -> Result<ActionHandle, SendError> {
+        self.send(Action::logoff(), now)
+    }
+
+    /// Drop interest in an action: it yields no outcome, is never written if
+    /// still held, and its late answer is consumed quietly. Returns whether
+    /// the action was still pending.
+    pub fn cancel(&mut self, handle: ActionHandle, now: Instant) -> bool {
+        if handle.generation != self.generation {
+            return false;
+        }
+        let seq = handle.seq;
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return false;
+        };
+        if p.role != Role::User || p.silent {
+            return false;
+        }
+        if !p.is_written() {
+            self.remove(seq);
+            self.queue.retain(|&s| s != seq);
+            return true;
+        }
+        p.silent = true;
+        if let Progress::List { items, .. } = &mut p.progress {
+            items.clear();
+        }
+        let until = now + p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
+        p.deadline = Some(until);
+        self.deadlines.push(until, seq);
+        true
+    }
+
+    // ----- outputs ----------------------------------------------------------
+
+    /// Bytes to write to the server, if any.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.outbuf.is_empty() {
+            None
+        } else {
+            Some(self.outbuf.split().freeze())
+        }
+    }
+
+    /// Whether bytes are waiting to be written.
+    pub fn has_transmit(&self) -> bool {
+        !self.outbuf.is_empty()
+    }
+
+    /// When [`Connection::handle_timeout`] should next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let mut earliest = self.state_deadline;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        };
+        if let Some(ka) = self.config.keepalive {
+            if matches!(self.state, State::Ready | State::Closing) {
+                consider(match self.liveness.ping_deadline {
+                    Some(at) => Some(at),
+                    None if self.state == State::Ready => {
+                        self.liveness.last_rx.map(|t| t + ka.interval)
+                    }
+                    None => None,
+                });
+            }
+        }
+        let pending = &self.pending;
+        consider(
+            self.deadlines
+                .earliest(|seq, at| pending.get(&seq).is_some_and(|p| p.deadline == Some(at))),
+        );
+        earliest
+    }
+
+    /// The next thing that happened, in arrival order.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- internals --------------------------------------------------------
+
+    fn handle(&self, seq: u64) -> ActionHandle {
+        ActionHandle {
+            generation: self.generation,
+            seq,
+        }
+    }
+
+    /// Encode a user action with its wire `ActionID` into the output.
+    fn encode(&mut self, action: &Action, seq: u64) -> Result<(), SendError> {
+        if let Some(id) = action.get_action_id() {
+            let id = id.to_owned();
+            action.encode(Some(&id), &mut self.outbuf)?;
+            return Ok(());
+        }
+        let id = self.generated_id(seq)?;
+        action.encode(Some(id.as_str()), &mut self.outbuf)?;
+        Ok(())
+    }
+
+    fn generated_id(&self, seq: u64) -> Result<IdBuf, SendError> {
+        IdBuf::new(&self.config.action_id_prefix, seq).ok_or_else(|| {
+            SendError::Encode(crate::EncodeError::InvalidActionId(format!(
+                "{}{seq}",
+                self.config.action_id_prefix
+            )))
+        })
+    }
+
+    /// Write an action of the connection's own (login, keepalive).
+    fn write_internal(&mut self, action: Action, role: Role, now: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Err(e) = self.encode(&action, seq) {
+            self.close(CloseReason::Error(ConnectionError::Transport(format!(
+                "cannot encode {}: {e}",
+                action.name()
+            ))));
+            return;
+        }
+        // Keepalive pings are silent from the start: any byte proves liveness.
+        let (silent, deadline) = match (role, self.config.keepalive) {
+            (Role::Keepalive, Some(ka)) => (true, Some(now + ka.timeout + ka.interval)),
+            _ => (false, None),
+        };
+        if let Some(at) = deadline {
+            self.deadlines.push(at, seq);
+        }
+        self.pending.insert(
+            seq,
+            Pending {
+                role,
+                expect: Expect::Normal,
+                progress: Progress::Sent,
+                deadline,
+                timeout: None,
+                silent,
+                stream: false,
+                user_id: None,
+            },
+        );
+    }
+
+    /// Decode everything buffered; at EOF also flush the decoder. Returns
+    /// whether the stream ended inside a packet.
+    fn drain_input(&mut self, now: Instant, eof: bool) -> bool {
+        loop {
+            if self.state == State::Closed {
+                return false;
+            }
+            let r = if eof {
+                self.decoder.decode_eof(&mut self.inbuf)
+            } else {
+                self.decoder.decode(&mut self.inbuf)
+            };
+            match r {
+                Ok(Some(Frame::Banner(b))) => self.on_banner(b, now),
+                Ok(Some(Frame::Packet(p))) => self.on_packet(p, now),
+                Ok(None) => return false,
+                Err(DecodeError::Truncated { .. }) => return true,
+                Err(DecodeError::NotAmi { greeting }) => {
+                    self.close(CloseReason::Error(ConnectionError::NotAmi { greeting }));
+                    return false;
+                }
+                Err(e) => self.on_skipped(e),
+            }
+        }
+    }
+
+    fn on_banner(&mut self, banner: Banner, now: Instant) {
+        self.banner = Some(banner.clone());
+        self.events.push_back(Event::Banner(banner));
+        self.state = State::Authenticating;
+        self.state_deadline = Some(now + self.config.login_timeout);
+        let (step, action) = login::first_step(&self.config);
+        self.write_internal(action, Role::Login(step), now);
+    }
+
+    fn lookup(&self, id: &[u8]) -> Option<u64> {
+        if !self.user_ids.is_empty() {
+            if let Some(&seq) = self.user_ids.get(id) {
+                return Some(seq);
+            }
+        }
+        let seq = parse_generated(self.config.action_id_prefix.as_bytes(), id)?;
+        self.pending
+            .get(&seq)
+            .is_some_and(|p| p.user_id.is_none())
+            .then_some(seq)
+    }
+
+    fn on_packet(&mut self, packet: Packet, now: Instant) {
+        let seq = packet.action_id().and_then(|id| self.lookup(id.as_bytes()));
+        match (seq, packet.kind()) {
+            (Some(seq), PacketKind::Response) => self.on_response(seq, packet, now),
+            (Some(seq), PacketKind::Event) => self.on_event(seq, packet),
+            _ => self.events.push_back(Event::Unsolicited(packet)),
+        }
+    }
+
+    fn on_response(&mut self, seq: u64, packet: Packet, now: Instant) {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        match &mut p.progress {
+            Progress::Sent => {}
+            Progress::Originate {
+                response: r @ None,
+                event,
+            } => {
+                if packet.response_status() == Some(ResponseStatus::Error) {
+                    return self.finish_error(seq, packet);
+                }
+                match event.take() {
+                    Some(event) => {
+                        let outcome = OriginateOutcome {
+                            response: packet,
+                            event,
+                        };
+                        self.finish(seq, Ok(Outcome::Originate(outcome)));
+                    }
+                    None => *r = Some(packet),
+                }
+                return;
+            }
+            _ => return self.events.push_back(Event::Unsolicited(packet)),
+        }
+        match p.role {
+            Role::Login(step) => {
+                self.remove(seq);
+                return self.on_login_response(step, packet, now);
+            }
+            Role::Keepalive => return self.remove(seq),
+            Role::User => {}
+        }
+        let status = packet.response_status();
+        if status == Some(ResponseStatus::Error) {
+            return self.finish_error(seq, packet);
+        }
+        match p.expect {
+            Expect::Command => {
+                let out = CommandOutput::from_response(packet);
+                self.finish(seq, Ok(Outcome::Command(out)));
+            }
+            Expect::AsyncOriginate => {
+                p.progress = Progress::Originate {
+                    response: Some(packet),
+                    event: None,
+                };
+            }
+            Expect::Logoff => {
+                let goodbye = status == Some(ResponseStatus::Goodbye);
+                self.finish(seq, Ok(Outcome::Response(packet)));
+                if goodbye {
+                    self.close(CloseReason::LoggedOff);
+                }
+            }
+            Expect::Normal if opens_list(&packet) => {
+                p.progress = Progress::List {
+                    response: packet,
+                    items: Vec::new(),
+                };
+            }
+            Expect::Normal => self.finish(seq, Ok(Outcome::Response(packet))),
+        }
+    }
+
+    fn on_event(&mut self, seq: u64, packet: Packet) {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        let is_originate_response =
+            p.expect == Expect::AsyncOriginate && packet.is_event("OriginateResponse");
+        match &mut p.progress {
+            Progress::List { .. } if closes_list(&packet) => {
+                let Progress::List { response, items } =
+                    std::mem::replace(&mut p.progress, Progress::Sent)
+                else {
+                    return;
+                };
+                let list = ListOutcome {
+                    response,
+                    items,
+                    complete: packet,
+                };
+                self.finish(seq, Ok(Outcome::List(list)));
+            }
+            Progress::List { items, .. } => {
+                if p.silent {
+                    return;
+                }
+                if p.stream {
+                    let handle = ActionHandle {
+                        generation: self.generation,
+                        seq,
+                    };
+                    self.events.push_back(Event::ListItem {
+                        handle,
+                        item: packet,
+                    });
+                } else if items.len() >= self.config.max_list_items {
+                    let limit = self.config.max_list_items;
+                    items.clear();
+                    self.report(seq, Err(ActionError::ListTooLarge { limit }));
+                    if let Some(p) = self.pending.get_mut(&seq) {
+                        p.silent = true;
+                    }
+                } else {
+                    items.push(packet);
+                }
+            }
+            Progress::Sent if is_originate_response => {
+                // The originate thread can finish before the action's own
+                // response is written: keep the event until it arrives.
+                p.progress = Progress::Originate {
+                    response: None,
+                    event: Some(packet),
+                };
+            }
+            Progress::Originate {
+                response,
+                event: None,
+            } if is_originate_response => match response.take() {
+                Some(response) => {
+                    let outcome = OriginateOutcome {
+                        response,
+                        event: packet,
+                    };
+                    self.finish(seq, Ok(Outcome::Originate(outcome)));
+                }
+                None => self.events.push_back(Event::Unsolicited(packet)),
+            },
+            _ => self.events.push_back(Event::Unsolicited(packet)),
+        }
+    }
+
+    fn on_login_response(&mut self, step: LoginStep, packet: Packet, now: Instant) {
+        let ok = packet.response_status() == Some(ResponseStatus::Success);
+        let message = packet
+            .message()
+            .map(|m| m.decode_text().into_owned())
+            .unwrap_or_default();
+        match step {
+            LoginStep::Challenge => match packet.get("Challenge") {
+                Some(challenge) if ok => {
+                    let challenge = challenge.decode_text().into_owned();
+                    let action = login::md5_login(&self.config, &challenge);
+                    self.write_internal(action, Role::Login(LoginStep::Login), now);
+                }
+                _ if self.config.auth == AuthMethod::Md5WithFallback => {
+                    let action = login::plain_login(&self.config);
+                    self.write_internal(action, Role::Login(LoginStep::Login), now);
+                }
+                _ => self.close(CloseReason::Error(ConnectionError::ChallengeRefused {
+                    message,
+                })),
+            },
+            LoginStep::Login if ok => {
+                self.state = State::Ready;
+                self.state_deadline = None;
+                self.liveness.last_rx = Some(now);
+                self.events.push_back(Event::Ready);
+                self.flush_queue();
+            }
+            LoginStep::Login => {
+                self.close(CloseReason::Error(ConnectionError::AuthFailed { message }))
+            }
+        }
+    }
+
+    fn on_skipped(&mut self, error: DecodeError) {
+        let seq = error.action_id().and_then(|id| self.lookup(id));
+        let Some(seq) = seq else {
+            return self.events.push_back(Event::Skipped(error));
+        };
+        let p = &self.pending[&seq];
+        if p.role != Role::User {
+            return self.events.push_back(Event::Skipped(error));
+        }
+        if matches!(p.progress, Progress::List { .. }) {
+            // Keep draining the rest of the list quietly.
+            self.report(seq, Err(ActionError::Skipped(error)));
+            if let Some(p) = self.pending.get_mut(&seq) {
+                p.silent = true;
+                if let Progress::List { items, .. } = &mut p.progress {
+                    items.clear();
+                }
+            }
+        } else {
+            self.finish(seq, Err(ActionError::Skipped(error)));
+        }
+    }
+
+    fn finish_error(&mut self, seq: u64, response: Packet) {
+        let message = response
+            .message()
+            .map(|m| m.decode_text().into_owned())
+            .unwrap_or_default();
+        self.finish(seq, Err(ActionError::Server { message, response }));
+    }
+
+    /// Report the outcome (unless silent) and forget the action.
+    fn finish(&mut self, seq: u64, result: Result<Outcome, ActionError>) {
+        self.report(seq, result);
+        self.remove(seq);
+    }
+
+    /// Report an outcome without forgetting the action.
+    fn report(&mut self, seq: u64, result: Result<Outcome, ActionError>) {
+        if let Some(p) = self.pending.get(&seq) {
+            if p.role == Role::User && !p.silent {
+                let handle = self.handle(seq);
+                self.events.push_back(Event::Done { handle, result });
+            }
+        }
+    }
+
+    fn remove(&mut self, seq: u64) {
+        let Some(p) = self.pending.remove(&seq) else {
+            return;
+        };
+        if let Some(id) = &p.user_id {
+            self.user_ids.remove(id);
+        }
+        if p.counts_in_window() {
+            self.in_flight -= 1;
+            self.flush_queue();
+        }
+    }
+
+    /// Write held actions while logged in and the window allows.
+    fn flush_queue(&mut self) {
+        if !matches!(self.state, State::Ready | State::Closing) {
+            return;
+        }
+        while let Some(&seq) = self.queue.front() {
+            if self
+                .config
+                .max_in_flight
+                .is_some_and(|cap| self.in_flight >= cap)
+            {
+                return;
+            }
+            self.queue.pop_front();
+            let Some(p) = self.pending.get_mut(&seq) else {
+                continue;
+            };
+            let Progress::Queued(action) = std::mem::replace(&mut p.progress, Progress::Sent)
+            else {
+                continue;
+            };
+            self.in_flight += 1;
+            if let Err(e) = self.encode(&action, seq) {
+                // Validated when submitted; report rather than panic.
+                let error = ActionError::Closed(CloseReason::Error(ConnectionError::Transport(
+                    e.to_string(),
+                )));
+                self.finish(seq, Err(error));
+            }
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.state_deadline = None;
+        if reason != CloseReason::LoggedOff {
+            self.outbuf.clear();
+        }
+        let mut seqs: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.role == Role::User && !p.silent)
+            .map(|(&s, _)| s)
+            .collect();
+        seqs.sort_unstable();
+        for seq in seqs {
+            let handle = self.handle(seq);
+            self.events.push_back(Event::Done {
+                handle,
+                result: Err(ActionError::Closed(reason.clone())),
+            });
+        }
+        self.pending.clear();
+        self.user_ids.clear();
+        self.queue.clear();
+        self.in_flight = 0;
+        self.deadlines.clear();
+        self.close_reason = Some(reason.clone());
+        self.events.push_back(Event::Closed(reason));
+    }
+}

@@ -1,0 +1,253 @@
+//! Actions in progress, and how the `ActionID` on the wire maps back to them.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
+
+use crate::action::Action;
+use crate::packet::Packet;
+
+use super::login::LoginStep;
+
+/// Who sent an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The user, through `send`.
+    User,
+    /// The login exchange.
+    Login(LoginStep),
+    /// An idle keepalive `Ping`.
+    Keepalive,
+}
+
+/// What kind of answer ends an action, known when it is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// A response, or a list if the response opens one.
+    Normal,
+    /// A `Command` response (`Output:` headers or a `Follows` body).
+    Command,
+    /// A response, then the `OriginateResponse` event.
+    AsyncOriginate,
+    /// `Response: Goodbye`, then the connection closes.
+    Logoff,
+}
+
+impl Expect {
+    pub(crate) fn of(action: &Action) -> Expect {
+        if action.is("Command") {
+            Expect::Command
+        } else if action.is("Originate") && action.flag("Async") {
+            Expect::AsyncOriginate
+        } else if action.is("Logoff") {
+            Expect::Logoff
+        } else {
+            Expect::Normal
+        }
+    }
+}
+
+/// Where an action stands.
+#[derive(Clone, Debug)]
+pub(crate) enum Progress {
+    /// Held until login completes or the in-flight window opens.
+    Queued(Action),
+    /// Written; nothing back yet.
+    Sent,
+    /// A list is open: items so far.
+    List {
+        response: Packet,
+        items: Vec<Packet>,
+    },
+    /// An async originate: its response and its event, in either order.
+    Originate {
+        response: Option<Packet>,
+        event: Option<Packet>,
+    },
+}
+
+/// One action the connection still tracks.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) role: Role,
+    pub(crate) expect: Expect,
+    pub(crate) progress: Progress,
+    /// When it times out (or, once silent, when draining gives up).
+    pub(crate) deadline: Option<Instant>,
+    /// Its timeout, reused as the drain grace period.
+    pub(crate) timeout: Option<Duration>,
+    /// Nobody wants the outcome any more (cancelled, timed out, no-reply):
+    /// the answer is consumed quietly.
+    pub(crate) silent: bool,
+    /// List items go out one by one instead of being collected.
+    pub(crate) stream: bool,
+    /// A caller-chosen `ActionID`.
+    pub(crate) user_id: Option<Box<[u8]>>,
+}
+
+impl Pending {
+    pub(crate) fn is_written(&self) -> bool {
+        !matches!(self.progress, Progress::Queued(_))
+    }
+
+    pub(crate) fn counts_in_window(&self) -> bool {
+        self.role == Role::User && self.is_written()
+    }
+}
+
+/// A hasher for sequence numbers, which are unique and already well spread
+/// after one multiplication.
+#[derive(Default)]
+pub(crate) struct SeqHasher(u64);
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub(crate) type SeqMap<V> = HashMap<u64, V, BuildHasherDefault<SeqHasher>>;
+
+/// Generated `ActionID`s are `<prefix><decimal sequence number>`.
+pub(crate) struct IdBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl IdBuf {
+    /// `prefix` followed by `seq`; `None` if it does not fit in 64 bytes.
+    pub(crate) fn new(prefix: &str, seq: u64) -> Option<IdBuf> {
+        let mut digits = [0u8; 20];
+        let mut n = seq;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = &digits[i..];
+        let len = prefix.len() + digits.len();
+        if len > 64 {
+            return None;
+        }
+        let mut buf = [0u8; 64];
+        buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+        buf[prefix.len()..len].copy_from_slice(digits);
+        Some(IdBuf { buf, len })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Prefix is a &str and digits are ASCII.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+/// The sequence number inside a generated id, if `id` is one.
+pub(crate) fn parse_generated(prefix: &[u8], id: &[u8]) -> Option<u64> {
+    let digits = id.strip_prefix(prefix)?;
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Whether a response opens an event list: `EventList: start`
+/// (case-insensitive), or, on servers older than 13.2, a `Message` ending in
+/// `will follow`.
+pub(crate) fn opens_list(response: &Packet) -> bool {
+    if let Some(v) = response.get("EventList") {
+        return v.eq_ignore_case("start");
+    }
+    response.message().is_some_and(|m| {
+        let m = m.as_bytes().trim_ascii_end();
+        m.len() >= 11 && m[m.len() - 11..].eq_ignore_ascii_case(b"will follow")
+    })
+}
+
+/// Whether an event closes a list: `EventList: Complete` (case-insensitive),
+/// or, without an `EventList` header, an event named `…Complete`.
+pub(crate) fn closes_list(event: &Packet) -> bool {
+    if let Some(v) = event.get("EventList") {
+        return v.eq_ignore_case("Complete");
+    }
+    event.event().is_some_and(|e| {
+        let e = e.as_bytes();
+        e.len() >= 8 && e[e.len() - 8..].eq_ignore_ascii_case(b"Complete")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for seq in [0, 1, 9, 10, 12345, u64::MAX] {
+            let id = IdBuf::new("ami-", seq).unwrap();
+            assert_eq!(parse_generated(b"ami-", id.as_str().as_bytes()), Some(seq));
+        }
+        assert_eq!(IdBuf::new("ami-", 42).unwrap().as_str(), "ami-42");
+        assert_eq!(parse_generated(b"ami-", b"ami-"), None);
+        assert_eq!(parse_generated(b"ami-", b"ami-1x"), None);
+        assert_eq!(parse_generated(b"ami-", b"other-1"), None);
+        assert_eq!(parse_generated(b"ami-", b"ami-99999999999999999999"), None);
+        assert!(IdBuf::new(&"p".repeat(50), u64::MAX).is_none());
+    }
+
+    #[test]
+    fn list_markers() {
+        let p = |hs: &[(&str, &str)]| {
+            let mut b = Packet::builder();
+            for (k, v) in hs {
+                b.push(k, v.as_bytes());
+            }
+            b.build().unwrap()
+        };
+        assert!(opens_list(&p(&[
+            ("Response", "Success"),
+            ("EventList", "Start")
+        ])));
+        assert!(!opens_list(&p(&[
+            ("Response", "Success"),
+            ("EventList", "Complete")
+        ])));
+        assert!(opens_list(&p(&[
+            ("Response", "Success"),
+            ("Message", "Channel status will follow")
+        ])));
+        assert!(!opens_list(&p(&[
+            ("Response", "Success"),
+            ("Message", "Originate successfully queued")
+        ])));
+        assert!(closes_list(&p(&[
+            ("Event", "StatusComplete"),
+            ("EventList", "complete")
+        ])));
+        assert!(closes_list(&p(&[("Event", "PeerlistComplete")])));
+        assert!(!closes_list(&p(&[("Event", "Status")])));
+        assert!(!closes_list(&p(&[
+            ("Event", "AgentComplete"),
+            ("EventList", "x")
+        ])));
+    }
+}
