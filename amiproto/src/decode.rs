@@ -225,6 +225,12 @@ impl Decoder {
                 continue;
             }
             match self.line(buf, content_end, crlf) {
+                LineOutcome::More if self.discard.is_some() => {
+                    // The line just read started a skip: drop the packet so far.
+                    buf.advance(nl + 1);
+                    self.scan = 0;
+                    self.line_start = 0;
+                }
                 LineOutcome::More => self.line_start = nl + 1,
                 LineOutcome::EmptyPacket => {
                     buf.advance(nl + 1);
@@ -407,8 +413,8 @@ impl Decoder {
     }
 
     fn start_discard_at_line_end(&mut self, buf: &BytesMut, overflow: Overflow) {
-        // Called from `line()` with the line complete; the buffer is advanced by
-        // the next `discard_line` call, which sees `line_start` unchanged.
+        // Called from `line()` with the line complete; `decode` drops the
+        // packet so far from the buffer right after.
         let action_id = self.current_action_id(buf);
         self.discard = Some(Discard {
             overflow,
@@ -417,8 +423,6 @@ impl Decoder {
         });
         self.fields.clear();
         self.known = WellKnown::default();
-        // Drop everything through the current line on the next call.
-        self.line_start = self.scan;
     }
 
     /// One complete line while skipping; returns the report when the skipped
