@@ -346,18 +346,17 @@ impl Connection {
                 self.remove(seq);
                 continue;
             }
-            let written = p.is_written();
-            if written {
+            if p.is_written() {
+                self.report(seq, Err(ActionError::Timeout));
                 // Keep draining its late answer quietly for one more period.
+                let Some(p) = self.pending.get_mut(&seq) else { continue };
                 p.silent = true;
-                let grace = p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
-                let until = at + grace;
+                let until = at + p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
                 p.deadline = Some(until);
                 if let Progress::List { items, .. } = &mut p.progress {
                     items.clear();
                 }
                 self.deadlines.push(until, seq);
-                self.report(seq, Err(ActionError::Timeout));
             } else {
                 self.report(seq, Err(ActionError::Timeout));
                 self.remove(seq);
