@@ -75,7 +75,8 @@ pub struct DecoderStats {
     pub packets: u64,
     /// Empty packets (stray blank lines, `QueueRule`'s trailing one) skipped.
     pub empty_packets: u64,
-    /// Packets skipped for breaking a limit.
+    /// Packets skipped for breaking a limit (an over-long banner line
+    /// included): one per recoverable [`DecodeError`] returned.
     pub skipped_packets: u64,
 }
 
@@ -91,6 +92,21 @@ enum Mode {
     AfterMarker,
 }
 
+/// What a complete line is to the packet in progress. Decoding and skipping
+/// both classify lines with [`Decoder::classify`], so a skipped packet ends
+/// exactly where it would have ended had it been decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// The blank line that ends the packet.
+    End,
+    /// The first line of a raw body (then handled as [`LineKind::Body`]).
+    BodyStart,
+    /// A line of a raw body, the one with the marker included.
+    Body,
+    /// A header line (bare lines included).
+    Header,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Overflow {
     Line,
@@ -98,18 +114,33 @@ enum Overflow {
     Headers,
 }
 
+/// The state of a packet (or line) being skipped.
 #[derive(Clone, Debug)]
-struct Discard {
-    overflow: Overflow,
+struct Skip {
+    /// Why; `None`: the rest of a rejected greeting, skipped silently.
+    overflow: Option<Overflow>,
     action_id: Option<Bytes>,
-    /// The head of the current line was dropped: don't parse it.
-    partial_line: bool,
+    /// A `Response` header was seen (only the first one can be `Follows`).
+    response_seen: bool,
+    /// The head of the current line was dropped: the line is over
+    /// `max_line_len` and is not parsed.
+    truncated: bool,
+    /// The current line crossed `max_packet_len` before its end arrived: if
+    /// it turns out to be over `max_line_len` too, the report is
+    /// `LineTooLong`, as it would be had the line arrived whole.
+    crossing_line: bool,
+    /// End at the end of the current line (a banner or a rejected greeting),
+    /// not at a blank line.
+    line_only: bool,
+    /// Bytes of the skipped packet dropped so far.
+    dropped: usize,
 }
 
 enum LineOutcome {
     More,
     PacketEnd,
     EmptyPacket,
+    Skip(Overflow),
 }
 
 /// A streaming AMI decoder.
@@ -139,13 +170,26 @@ pub struct Decoder {
     known: WellKnown,
     mode: Mode,
     body: Option<(u32, u32)>,
-    discard: Option<Discard>,
+    /// Set while a packet over a limit is skipped. The buffer then starts at
+    /// the current line (`line_start == 0`).
+    skip: Option<Skip>,
     stats: DecoderStats,
 }
 
 impl Default for Decoder {
     fn default() -> Decoder {
         Decoder::new()
+    }
+}
+
+/// How many bytes of the unfinished line `buf[start..]` are content: all but
+/// a final CR, which may be the first half of a CRLF.
+fn partial_len(buf: &[u8], start: usize) -> usize {
+    let len = buf.len() - start;
+    if buf.last() == Some(&b'\r') && len > 0 {
+        len - 1
+    } else {
+        len
     }
 }
 
@@ -156,9 +200,12 @@ impl Decoder {
     }
 
     /// A decoder with the given limits and [`BannerMode::Auto`].
+    ///
+    /// `max_packet_len` is kept between 2 (an empty line always fits) and
+    /// 4 GiB − 2.
     pub fn with_limits(limits: Limits) -> Decoder {
         let mut limits = limits;
-        limits.max_packet_len = limits.max_packet_len.min(u32::MAX as usize - 1);
+        limits.max_packet_len = limits.max_packet_len.clamp(2, u32::MAX as usize - 1);
         Decoder {
             limits,
             banner: BannerMode::Auto,
@@ -168,7 +215,7 @@ impl Decoder {
             known: WellKnown::default(),
             mode: Mode::Headers,
             body: None,
-            discard: None,
+            skip: None,
             stats: DecoderStats::default(),
         }
     }
@@ -195,6 +242,10 @@ impl Decoder {
     /// change or remove bytes already in it) and call again. A recoverable
     /// error (see [`DecodeError::is_recoverable`]) reports one skipped packet;
     /// call again to go on.
+    ///
+    /// However the stream is cut into reads, the frames and errors that come
+    /// out are the same (except the bytes of a [`DecodeError::NotAmi`]
+    /// greeting, which is reported as soon as it differs from a banner).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         loop {
             let Some(off) = memchr::memchr(b'\n', &buf[self.scan..]) else {
@@ -205,32 +256,29 @@ impl Decoder {
             let crlf = nl > self.line_start && buf[nl - 1] == b'\r';
             let content_end = if crlf { nl - 1 } else { nl };
 
-            if self.discard.is_some() {
-                if let Some(err) = self.discard_line(buf, content_end, nl) {
+            if self.skip.is_some() {
+                if let Some(err) = self.skip_line(buf, crlf) {
                     return Err(err);
                 }
                 continue;
             }
             if self.banner != BannerMode::Absent {
-                if let Some(frame) = self.first_line(buf, content_end, nl)? {
+                if let Some(frame) = self.first_line(buf, content_end)? {
                     return Ok(Some(frame));
                 }
             }
-            if content_end - self.line_start > self.limits.max_line_len {
-                self.start_discard(buf, Overflow::Line, false);
-                continue;
-            }
-            if nl + 1 > self.limits.max_packet_len {
-                self.start_discard(buf, Overflow::Packet, false);
-                continue;
-            }
-            match self.line(buf, content_end, crlf) {
-                LineOutcome::More if self.discard.is_some() => {
-                    // The line just read started a skip: drop the packet so far.
-                    buf.advance(nl + 1);
-                    self.scan = 0;
-                    self.line_start = 0;
-                }
+            let overflow = if content_end - self.line_start > self.limits.max_line_len {
+                Some(Overflow::Line)
+            } else if nl + 1 > self.limits.max_packet_len {
+                Some(Overflow::Packet)
+            } else {
+                None
+            };
+            let outcome = match overflow {
+                Some(o) => LineOutcome::Skip(o),
+                None => self.line(buf, content_end, crlf),
+            };
+            match outcome {
                 LineOutcome::More => self.line_start = nl + 1,
                 LineOutcome::EmptyPacket => {
                     buf.advance(nl + 1);
@@ -238,6 +286,12 @@ impl Decoder {
                     self.reset();
                 }
                 LineOutcome::PacketEnd => return Ok(Some(Frame::Packet(self.finish(buf, nl + 1)))),
+                LineOutcome::Skip(o) => {
+                    self.start_skip(buf, o, false);
+                    if let Some(err) = self.skip_line(buf, crlf) {
+                        return Err(err);
+                    }
+                }
             }
         }
     }
@@ -249,19 +303,26 @@ impl Decoder {
         if let Some(frame) = self.decode(buf)? {
             return Ok(Some(frame));
         }
-        if buf.is_empty() && self.discard.is_none() {
-            return Ok(None);
-        }
-        let bytes = buf.len();
+        let dropped = match &self.skip {
+            // The rest of a greeting already reported as not AMI.
+            Some(s) if s.overflow.is_none() => None,
+            Some(s) => Some(s.dropped),
+            None if buf.is_empty() => return Ok(None),
+            None => Some(0),
+        };
+        let bytes = buf.len() + dropped.unwrap_or(0);
         buf.clear();
         self.reset();
-        self.discard = None;
-        Err(DecodeError::Truncated { bytes })
+        self.skip = None;
+        match dropped {
+            None => Ok(None),
+            Some(_) => Err(DecodeError::Truncated { bytes }),
+        }
     }
 
     /// Whether a packet has started but not finished.
     pub fn is_mid_packet(&self, buf: &BytesMut) -> bool {
-        !buf.is_empty() || self.discard.is_some()
+        !buf.is_empty() || self.skip.is_some()
     }
 
     fn reset(&mut self) {
@@ -273,96 +334,151 @@ impl Decoder {
         self.body = None;
     }
 
-    /// No LF in the unscanned bytes: enforce limits on the unfinished line.
+    /// No LF in the unscanned bytes: settle the banner question as early as
+    /// possible, enforce limits on the unfinished line, and while skipping
+    /// keep only what is needed of it.
     fn need_more(&mut self, buf: &mut BytesMut) -> Result<(), DecodeError> {
         self.scan = buf.len();
-        if self.banner == BannerMode::Required && self.line_start == 0 && self.fields.is_empty() {
+        if self.banner != BannerMode::Absent && self.skip.is_none() {
+            // Still on the first line (line_start == 0).
             let n = buf.len().min(BANNER_PREFIX.len());
             if buf[..n] != BANNER_PREFIX[..n] {
-                let greeting = buf.split().freeze();
-                return Err(DecodeError::NotAmi { greeting });
+                if self.banner == BannerMode::Required {
+                    self.banner = BannerMode::Absent;
+                    let greeting = buf.split().freeze();
+                    self.reset();
+                    self.skip = Some(Skip::line(None));
+                    return Err(DecodeError::NotAmi { greeting });
+                }
+                // Auto: not a banner; the first line of a packet.
+                self.banner = BannerMode::Absent;
+            } else if n < BANNER_PREFIX.len() {
+                return Ok(()); // could still be the banner
+            } else if partial_len(buf, 0) > self.limits.max_line_len {
+                self.banner = BannerMode::Absent;
+                self.skip = Some(Skip::line(Some(Overflow::Line)));
+            } else {
+                return Ok(());
             }
         }
-        if let Some(d) = &mut self.discard {
-            // Keep only a tail long enough to spot a glued `--END COMMAND--`.
+        if self.skip.is_none() {
+            if partial_len(buf, self.line_start) > self.limits.max_line_len {
+                self.start_skip(buf, Overflow::Line, true);
+            } else if buf.len() > self.limits.max_packet_len {
+                self.start_skip(buf, Overflow::Packet, true);
+            } else {
+                return Ok(());
+            }
+        }
+        // Skipping, and the buffer holds the start of the current line: keep
+        // all of it up to max_line_len (it may carry an ActionID), else only
+        // a tail long enough to spot a glued `--END COMMAND--` and its CR.
+        let max_line_len = self.limits.max_line_len;
+        let skip = self.skip.as_mut().expect("skipping");
+        if skip.truncated || partial_len(buf, 0) > max_line_len {
+            skip.truncated = true;
             let keep = END_COMMAND.len() + 1;
             if buf.len() > keep {
-                buf.advance(buf.len() - keep);
-                d.partial_line = true;
+                let drop = buf.len() - keep;
+                buf.advance(drop);
+                skip.dropped += drop;
                 self.scan = buf.len();
             }
-            return Ok(());
-        }
-        if buf.len() - self.line_start > self.limits.max_line_len {
-            self.start_discard(buf, Overflow::Line, true);
-        } else if buf.len() > self.limits.max_packet_len {
-            self.start_discard(buf, Overflow::Packet, true);
-        }
-        if self.discard.is_some() {
-            return self.need_more(buf);
         }
         Ok(())
     }
 
-    /// Handle the stream's first line when a banner may be there.
+    /// The stream's first complete line, when a banner may be there:
+    /// `buf[..content_end]`, ending at `self.scan`.
     fn first_line(
         &mut self,
         buf: &mut BytesMut,
         content_end: usize,
-        nl: usize,
     ) -> Result<Option<Frame>, DecodeError> {
         let mode = std::mem::replace(&mut self.banner, BannerMode::Absent);
+        let end = self.scan;
         if buf[..content_end].starts_with(BANNER_PREFIX) {
-            let line = buf.split_to(nl + 1).freeze().slice(..content_end);
+            let line = buf.split_to(end).freeze().slice(..content_end);
             self.reset();
+            if content_end > self.limits.max_line_len {
+                self.stats.skipped_packets += 1;
+                return Err(DecodeError::LineTooLong {
+                    limit: self.limits.max_line_len,
+                    action_id: None,
+                });
+            }
             return Ok(Some(Frame::Banner(Banner::parse(line))));
         }
         if mode == BannerMode::Required {
-            let greeting = buf.split_to(nl + 1).freeze();
+            let greeting = buf.split_to(end).freeze();
             self.reset();
             return Err(DecodeError::NotAmi { greeting });
         }
         Ok(None)
     }
 
+    /// What the complete line `line` is in the current mode. `long`: the
+    /// line is over `max_line_len` (only when skipping; its content may be
+    /// just a tail then).
+    fn classify(&self, line: &[u8], crlf: bool, long: bool) -> LineKind {
+        match self.mode {
+            Mode::Body(_) => LineKind::Body,
+            // The server ends header lines in CRLF and body lines in LF, and
+            // CLI output may start with a blank line or a line with a colon.
+            Mode::FollowsHeaders
+                if !crlf
+                    || long
+                    || line.ends_with(END_COMMAND)
+                    || (!line.is_empty() && memchr::memchr(b':', line).is_none()) =>
+            {
+                LineKind::BodyStart
+            }
+            _ if line.is_empty() => LineKind::End,
+            _ => LineKind::Header,
+        }
+    }
+
     /// One complete line `buf[line_start..content_end]` of a packet in progress.
     fn line(&mut self, buf: &BytesMut, content_end: usize, crlf: bool) -> LineOutcome {
         let start = self.line_start;
-        if let Mode::Body(body_start) = self.mode {
-            if buf[start..content_end].ends_with(END_COMMAND) {
-                self.body = Some((body_start as u32, (content_end - END_COMMAND.len()) as u32));
-                self.mode = Mode::AfterMarker;
+        match self.classify(&buf[start..content_end], crlf, false) {
+            LineKind::End => {
+                if self.fields.is_empty() && self.body.is_none() {
+                    LineOutcome::EmptyPacket
+                } else {
+                    LineOutcome::PacketEnd
+                }
             }
-            return LineOutcome::More;
+            kind @ (LineKind::BodyStart | LineKind::Body) => {
+                if kind == LineKind::BodyStart {
+                    self.mode = Mode::Body(start);
+                }
+                if buf[start..content_end].ends_with(END_COMMAND) {
+                    let Mode::Body(body_start) = self.mode else {
+                        unreachable!("in a body")
+                    };
+                    self.body = Some((body_start as u32, (content_end - END_COMMAND.len()) as u32));
+                    self.mode = Mode::AfterMarker;
+                }
+                LineOutcome::More
+            }
+            LineKind::Header => {
+                if self.fields.len() >= self.limits.max_headers {
+                    return LineOutcome::Skip(Overflow::Headers);
+                }
+                let field = FieldIdx::split(buf, start, content_end);
+                let n = self.fields.len();
+                self.known.observe(field.key(buf), n);
+                if self.known.response == Some(n as u32)
+                    && self.mode == Mode::Headers
+                    && field.value(buf).eq_ignore_ascii_case(b"Follows")
+                {
+                    self.mode = Mode::FollowsHeaders;
+                }
+                self.fields.push(field);
+                LineOutcome::More
+            }
         }
-        if start == content_end {
-            return if self.fields.is_empty() && self.body.is_none() {
-                LineOutcome::EmptyPacket
-            } else {
-                LineOutcome::PacketEnd
-            };
-        }
-        let field = FieldIdx::split(buf, start, content_end);
-        if self.mode == Mode::FollowsHeaders
-            && (!crlf || field.is_bare() || buf[start..content_end].ends_with(END_COMMAND))
-        {
-            self.mode = Mode::Body(start);
-            return self.line(buf, content_end, crlf);
-        }
-        if self.fields.len() >= self.limits.max_headers {
-            self.start_discard_at_line_end(buf, Overflow::Headers);
-            return LineOutcome::More;
-        }
-        let n = self.fields.len();
-        self.known.observe(field.key(buf), n);
-        if self.known.response == Some(n as u32)
-            && self.mode == Mode::Headers
-            && field.value(buf).eq_ignore_ascii_case(b"Follows")
-        {
-            self.mode = Mode::FollowsHeaders;
-        }
-        self.fields.push(field);
-        LineOutcome::More
     }
 
     fn finish(&mut self, buf: &mut BytesMut, len: usize) -> Packet {
@@ -373,122 +489,120 @@ impl Decoder {
         packet
     }
 
-    fn current_action_id(&self, buf: &BytesMut) -> Option<Bytes> {
-        self.known.action_id.map(|n| {
+    /// Start skipping the current packet: drop its lines before the current
+    /// one, keep what decides where it ends (mode, ActionID, whether a
+    /// `Response` header was seen). `mid_line`: the current line has not
+    /// ended yet (called from [`Decoder::need_more`]); otherwise the caller
+    /// hands the current line to [`Decoder::skip_line`].
+    fn start_skip(&mut self, buf: &mut BytesMut, overflow: Overflow, mid_line: bool) {
+        let action_id = self.known.action_id.map(|n| {
             let f = &self.fields[n as usize];
             Bytes::copy_from_slice(f.value(buf))
-        })
-    }
-
-    /// Start skipping the current packet. `mid_line`: the current line is not
-    /// complete (`scan == buf.len()`); otherwise it ended at `scan - 1`.
-    fn start_discard(&mut self, buf: &mut BytesMut, overflow: Overflow, mid_line: bool) {
-        let action_id = self.current_action_id(buf);
-        let in_body = matches!(self.mode, Mode::Body(_));
-        let drop = if mid_line { self.line_start } else { self.scan };
-        // A line that ends the body glued to the marker also ends the skip.
-        let marker_line = !mid_line && in_body && {
-            let end = self.scan - 1;
-            let end = if end > self.line_start && buf[end - 1] == b'\r' {
-                end - 1
-            } else {
-                end
-            };
-            buf[self.line_start..end].ends_with(END_COMMAND)
+        });
+        let response_seen = self.known.response.is_some();
+        let mode = match self.mode {
+            Mode::Body(_) => Mode::Body(0),
+            m => m,
         };
+        let drop = self.line_start;
         buf.advance(drop);
         let scan = self.scan - drop;
         self.reset();
         self.scan = scan;
-        self.mode = match (in_body, marker_line) {
-            (true, false) => Mode::Body(0),
-            (true, true) => Mode::AfterMarker,
-            _ => Mode::Headers,
-        };
-        self.discard = Some(Discard {
-            overflow,
+        self.mode = mode;
+        self.skip = Some(Skip {
+            overflow: Some(overflow),
             action_id,
-            partial_line: false,
+            response_seen,
+            truncated: false,
+            crossing_line: mid_line && overflow == Overflow::Packet,
+            line_only: false,
+            dropped: drop,
         });
     }
 
-    fn start_discard_at_line_end(&mut self, buf: &BytesMut, overflow: Overflow) {
-        // Called from `line()` with the line complete; `decode` drops the
-        // packet so far from the buffer right after.
-        let action_id = self.current_action_id(buf);
-        self.discard = Some(Discard {
-            overflow,
-            action_id,
-            partial_line: false,
-        });
-        self.fields.clear();
-        self.known = WellKnown::default();
-    }
-
-    /// One complete line while skipping; returns the report when the skipped
-    /// packet has ended.
-    fn discard_line(
-        &mut self,
-        buf: &mut BytesMut,
-        content_end: usize,
-        nl: usize,
-    ) -> Option<DecodeError> {
-        let start = self.line_start;
-        let d = self.discard.as_mut().expect("discarding");
-        let line = &buf[start..content_end];
-        let partial = std::mem::replace(&mut d.partial_line, false);
-        let mut ended = false;
-        match self.mode {
-            Mode::Body(_) => {
-                if line.ends_with(END_COMMAND) {
-                    self.mode = Mode::AfterMarker;
-                }
-            }
-            _ if partial => {}
-            _ if line.is_empty() => ended = true,
-            _ => {
-                let f = FieldIdx::split(buf, start, content_end);
-                let key = f.key(buf);
-                if d.action_id.is_none() && key.eq_ignore_ascii_case(b"ActionID") {
-                    d.action_id = Some(Bytes::copy_from_slice(f.value(buf)));
-                }
-                if self.mode == Mode::Headers
-                    && key.eq_ignore_ascii_case(b"Response")
-                    && f.value(buf).eq_ignore_ascii_case(b"Follows")
-                {
-                    self.mode = Mode::FollowsHeaders;
-                } else if self.mode == Mode::FollowsHeaders && f.is_bare() {
+    /// The complete line `buf[..self.scan]` while skipping; returns the
+    /// report when the skipped packet has ended.
+    fn skip_line(&mut self, buf: &mut BytesMut, crlf: bool) -> Option<DecodeError> {
+        let end = self.scan;
+        let content_end = end - 1 - usize::from(crlf);
+        let limits = self.limits;
+        let mut skip = self.skip.take().expect("skipping");
+        let long =
+            std::mem::replace(&mut skip.truncated, false) || content_end > limits.max_line_len;
+        if std::mem::replace(&mut skip.crossing_line, false) && long {
+            skip.overflow = Some(Overflow::Line);
+        }
+        let line = &buf[..content_end];
+        let ended = skip.line_only
+            || match self.classify(line, crlf, long) {
+                LineKind::End => true,
+                LineKind::BodyStart | LineKind::Body => {
                     self.mode = if line.ends_with(END_COMMAND) {
                         Mode::AfterMarker
                     } else {
                         Mode::Body(0)
                     };
+                    false
                 }
-            }
-        }
-        buf.advance(nl + 1);
+                LineKind::Header if long => false,
+                LineKind::Header => {
+                    let f = FieldIdx::split(buf, 0, content_end);
+                    let key = f.key(buf);
+                    if skip.action_id.is_none() && key.eq_ignore_ascii_case(b"ActionID") {
+                        skip.action_id = Some(Bytes::copy_from_slice(f.value(buf)));
+                    }
+                    if !skip.response_seen && key.eq_ignore_ascii_case(b"Response") {
+                        skip.response_seen = true;
+                        if self.mode == Mode::Headers
+                            && f.value(buf).eq_ignore_ascii_case(b"Follows")
+                        {
+                            self.mode = Mode::FollowsHeaders;
+                        }
+                    }
+                    false
+                }
+            };
+        buf.advance(end);
+        skip.dropped += end;
         self.scan = 0;
         self.line_start = 0;
         if !ended {
+            self.skip = Some(skip);
             return None;
         }
-        let d = self.discard.take().expect("discarding");
         self.reset();
-        self.stats.skipped_packets += 1;
-        let action_id = d.action_id;
-        Some(match d.overflow {
+        let action_id = skip.action_id;
+        let err = match skip.overflow? {
             Overflow::Line => DecodeError::LineTooLong {
-                limit: self.limits.max_line_len,
+                limit: limits.max_line_len,
                 action_id,
             },
             Overflow::Packet => DecodeError::PacketTooLarge {
-                limit: self.limits.max_packet_len,
+                limit: limits.max_packet_len,
                 action_id,
             },
             Overflow::Headers => DecodeError::TooManyHeaders {
-                limit: self.limits.max_headers,
+                limit: limits.max_headers,
                 action_id,
             },
-        })
+        };
+        self.stats.skipped_packets += 1;
+        Some(err)
+    }
+}
+
+impl Skip {
+    /// Skip to the end of the current line only.
+    fn line(overflow: Option<Overflow>) -> Skip {
+        Skip {
+            overflow,
+            action_id: None,
+            response_seen: false,
+            truncated: true,
+            crossing_line: false,
+            line_only: true,
+            dropped: 0,
+        }
     }
 }
