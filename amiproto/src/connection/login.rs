@@ -58,8 +58,10 @@ pub(crate) fn plain_login(config: &Config) -> Action {
 
 /// `Login` answering an MD5 challenge.
 pub(crate) fn md5_login(config: &Config, challenge: &str) -> Action {
+    // Lower case, as recorded from a real client (Asterisk compares it
+    // case-insensitively).
     let a = Action::new("Login")
-        .header("AuthType", "MD5")
+        .header("AuthType", "md5")
         .header("Username", config.username.clone())
         .header("Key", md5_key(challenge, config.secret.expose()));
     with_events(a, config)

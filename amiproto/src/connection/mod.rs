@@ -349,7 +349,9 @@ impl Connection {
             if p.is_written() {
                 self.report(seq, Err(ActionError::Timeout));
                 // Keep draining its late answer quietly for one more period.
-                let Some(p) = self.pending.get_mut(&seq) else { continue };
+                let Some(p) = self.pending.get_mut(&seq) else {
+                    continue;
+                };
                 p.silent = true;
                 let until = at + p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
                 p.deadline = Some(until);
