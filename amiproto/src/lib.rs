@@ -33,6 +33,8 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod packet;
+#[cfg(feature = "serde")]
+pub mod serde;
 pub mod version;
 
 pub use action::{Action, EventMask};
