@@ -114,6 +114,11 @@ impl SendOptions {
         self.stream = true;
         self
     }
+
+    /// Whether [`SendOptions::no_reply`] is set (no outcome will come).
+    pub fn is_no_reply(&self) -> bool {
+        self.no_reply
+    }
 }
 
 /// What the connection reports, in arrival order.
