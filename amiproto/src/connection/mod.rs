@@ -414,11 +414,12 @@ impl Connection {
             action.validate(None)?;
             let handle = self.handle(self.next_seq);
             self.next_seq += 1;
-            self.close(CloseReason::LoggedOff);
+            // Its own outcome first: nothing may follow `Closed`.
             self.events.push_back(Event::Done {
                 handle,
                 result: Err(ActionError::Closed(CloseReason::LoggedOff)),
             });
+            self.close(CloseReason::LoggedOff);
             return Ok(handle);
         }
         let user_id = match action.get_action_id() {
