@@ -12,6 +12,94 @@
 //!
 //! Stop once [`Connection::state`] is [`State::Closed`] and the events are
 //! drained.
+//!
+//! Why this order: writing first gets requests (including ones released by
+//! the input just handled, such as actions held until login) on the wire
+//! before the caller reacts to anything; events come last, so whatever a
+//! caller does in reaction (`send`, `cancel`, `logoff`) is itself an input
+//! whose bytes and deadline the next turn of the loop drains before
+//! waiting again.
+//!
+//! A whole session over an in-memory pipe, with a toy server answering each
+//! action it reads and simulated time:
+//!
+//! ```
+//! use amiproto::{Action, AuthMethod, BannerMode, Config, Connection, Decoder, Event, Frame, State};
+//! use bytes::BytesMut;
+//! use std::time::{Duration, Instant};
+//!
+//! /// The server side of the pipe: reads actions, writes answers.
+//! struct ToyServer {
+//!     decoder: Decoder,
+//!     inbox: BytesMut,
+//! }
+//!
+//! impl ToyServer {
+//!     fn receive(&mut self, bytes: &[u8], to_client: &mut Vec<u8>) {
+//!         self.inbox.extend_from_slice(bytes);
+//!         while let Some(Frame::Packet(action)) = self.decoder.decode(&mut self.inbox).unwrap() {
+//!             let id = action.action_id().unwrap().to_string();
+//!             let name = action.action().unwrap().to_string();
+//!             let answer = match name.as_str() {
+//!                 "Login" => format!("Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"),
+//!                 "Ping" => format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n"),
+//!                 "Logoff" => format!("Response: Goodbye\r\nActionID: {id}\r\nMessage: Thanks for all the fish.\r\n\r\n"),
+//!                 _ => format!("Response: Error\r\nActionID: {id}\r\nMessage: Invalid/unknown command\r\n\r\n"),
+//!             };
+//!             to_client.extend_from_slice(answer.as_bytes());
+//!         }
+//!     }
+//! }
+//!
+//! let mut now = Instant::now(); // simulated: only ever moved forward below
+//! let config = Config::new("admin", "amp111").auth(AuthMethod::Plain);
+//! let mut conn = Connection::new(config, now);
+//! let mut server = ToyServer { decoder: Decoder::new().banner_mode(BannerMode::Absent), inbox: BytesMut::new() };
+//! let mut to_client = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
+//!
+//! // Held until the login succeeds, then written at once.
+//! let ping = conn.send(Action::ping(), now).unwrap();
+//! let mut log = Vec::new();
+//! loop {
+//!     // 1. Write everything out.
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         server.receive(&bytes, &mut to_client);
+//!     }
+//!     // 2. Re-arm the timer.
+//!     let deadline = conn.poll_timeout();
+//!     // 3. Hand out events; reacting is an input: drain again after it.
+//!     let mut acted = false;
+//!     while let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::Done { handle, result } if handle == ping => {
+//!                 let pong = result.unwrap().into_response().unwrap();
+//!                 log.push(format!("ping: {}", pong.get_str("Ping").unwrap()));
+//!                 conn.logoff(now).unwrap();
+//!                 acted = true;
+//!             }
+//!             Event::Closed(reason) => log.push(format!("closed: {reason}")),
+//!             other => log.push(format!("{other:?}").split(['(', ' ']).next().unwrap().to_owned()),
+//!         }
+//!     }
+//!     if conn.state() == State::Closed {
+//!         break;
+//!     }
+//!     if acted {
+//!         continue;
+//!     }
+//!     // 4. Wait for the next input: bytes from the server, else the timer.
+//!     if !to_client.is_empty() {
+//!         conn.handle_input(now, &std::mem::take(&mut to_client));
+//!     } else if let Some(at) = deadline {
+//!         now = now.max(at);
+//!         conn.handle_timeout(now);
+//!     } else {
+//!         conn.handle_eof(now);
+//!     }
+//!     now += Duration::from_millis(1);
+//! }
+//! assert_eq!(log, ["Banner", "Ready", "ping: Pong", "Done", "closed: logged off"]);
+//! ```
 
 mod config;
 mod login;
