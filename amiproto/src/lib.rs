@@ -12,6 +12,9 @@
 //!   bodies, `QueueRule`'s empty packets).
 //! - [`Action`]: an action builder whose encoder refuses anything that could
 //!   inject a second action or that the server would reject.
+//! - [`Connection`]: the client state machine (banner, login, ActionID
+//!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
+//!   times the caller passes in; see [`connection`] for the run loop.
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
