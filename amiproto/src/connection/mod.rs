@@ -503,10 +503,12 @@ impl Connection {
             let handle = self.handle(self.next_seq);
             self.next_seq += 1;
             // Its own outcome first: nothing may follow `Closed`.
-            self.events.push_back(Event::Done {
-                handle,
-                result: Err(ActionError::Closed(CloseReason::LoggedOff)),
-            });
+            if !options.no_reply {
+                self.events.push_back(Event::Done {
+                    handle,
+                    result: Err(ActionError::Closed(CloseReason::LoggedOff)),
+                });
+            }
             self.close(CloseReason::LoggedOff);
             return Ok(handle);
         }
