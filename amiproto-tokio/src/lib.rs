@@ -1,1 +1,418 @@
-//! placeholder
+//! # amiproto-tokio — an async Asterisk Manager Interface client
+//!
+//! A thin tokio driver around the [`amiproto`] state machine: a cloneable
+//! [`Client`] handle sends actions to one driver task that owns the socket.
+//! The driver reads continuously (a slow event consumer or a long action
+//! pipeline never stops it reading), writes concurrently, and hands events
+//! to any number of [`EventStream`] subscribers, each with its own overflow
+//! policy.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), amiproto_tokio::Error> {
+//! use amiproto_tokio::{connect, ClientConfig};
+//!
+//! let config = ClientConfig::from_url("ami://admin:amp111@127.0.0.1:5038")?;
+//! // The event stream is opened before login: no event is lost at start-up.
+//! let (client, mut events) = connect(config).await?;
+//! println!("AMI {:?}, ping {:?}", client.status().version, client.ping().await?);
+//! let out = client.command("core show version").await?;
+//! println!("{}", out.text());
+//! while let Some(item) = events.recv().await {
+//!     println!("{item:?}");
+//! #   break;
+//! }
+//! client.logoff().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping every `Client` logs off and ends the driver; event streams then
+//! end once drained.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod driver;
+mod error;
+mod events;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use amiproto::{
+    Action, AmiVersion, CommandOutput, EventMask, ListOutcome, OriginateOutcome, Outcome,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::Instrument;
+
+pub use amiproto;
+pub use config::{ClientConfig, Reconnect, WhileReconnecting};
+pub use error::Error;
+pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
+#[cfg(feature = "tls")]
+pub use {rustls, tokio_rustls};
+
+use driver::{Cmd, Driver, Remember, Reply};
+
+/// Where the client's connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening the TCP (and TLS) connection.
+    Connecting,
+    /// Banner received; logging in.
+    Authenticating,
+    /// Logged in: actions flow.
+    Ready,
+    /// The connection was lost; waiting before attempt `attempt` (from 0).
+    Reconnecting {
+        /// Attempts made since the connection was lost.
+        attempt: u32,
+    },
+    /// Closed for good (logged off, every client dropped, or reconnects
+    /// off or exhausted).
+    Closed,
+}
+
+/// The client's state, as published through [`Client::status_watch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// Connection state.
+    pub state: ConnectionState,
+    /// The server's AMI version (from the last banner).
+    pub version: Option<AmiVersion>,
+    /// How many times the connection was re-established.
+    pub generation: u32,
+}
+
+/// Connect, log in, and start the driver task (on the current tokio
+/// runtime).
+///
+/// Returns the client and an event stream opened before login (its overflow
+/// policy is [`ClientConfig::events_overflow`]): events that arrive with the
+/// login response, such as `FullyBooted`, are in it. Fails with a typed
+/// error: [`Error::Connect`] (refused, unreachable), [`Error::ConnectTimeout`],
+/// [`Error::Tls`], or [`Error::Connection`] (banner timeout, not AMI,
+/// authentication failed with the server's message…).
+pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Error> {
+    let span = tracing::info_span!(
+        "ami",
+        host = %config.endpoint.host,
+        port = config.endpoint.port,
+        user = %config.ami.username,
+        tls = config.endpoint.tls,
+    );
+    async move {
+        let (first, stream) = events::subscriber(None, config.events_overflow);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (status_tx, status_rx) = watch::channel(Status {
+            state: ConnectionState::Connecting,
+            version: None,
+            generation: 0,
+        });
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let mut driver = Driver::new(config, rx, status_tx, first, ready_tx);
+        tracing::debug!("connecting");
+        let io = driver.open_initial().await?;
+        tokio::spawn(driver.run(io).in_current_span());
+        let client = Client {
+            tx,
+            status: status_rx,
+            next_id: Arc::new(AtomicU64::new(0)),
+        };
+        match ready_rx.await {
+            Ok(Ok(_)) => Ok((client, stream)),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "login failed");
+                Err(e)
+            }
+            Err(_) => Err(Error::Closed),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Connect from an `ami://user:secret@host[:port]` or `amis://…` URL with
+/// default settings; see [`connect`].
+pub async fn connect_url(url: &str) -> Result<(Client, EventStream), Error> {
+    connect(ClientConfig::from_url(url)?).await
+}
+
+/// A handle to one AMI connection: cheap to clone, `Send + Sync`.
+///
+/// Every method talks to the driver task; when the last clone is dropped
+/// the driver logs off and ends.
+#[derive(Clone, Debug)]
+pub struct Client {
+    tx: mpsc::UnboundedSender<Cmd>,
+    status: watch::Receiver<Status>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// Sends a cancel when a pending call's future is dropped.
+struct CancelOnDrop<'a> {
+    tx: &'a mpsc::UnboundedSender<Cmd>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.tx.send(Cmd::Cancel(self.id));
+        }
+    }
+}
+
+/// The future of one call, returned by [`Client::send`] and friends.
+///
+/// Dropping it before it completes cancels the action in the core: it yields
+/// no outcome, and its late answer is consumed quietly (never shown as an
+/// event).
+#[must_use = "futures do nothing unless awaited; dropping it cancels the action"]
+pub struct ActionFuture<'a> {
+    rx: Result<oneshot::Receiver<Result<Outcome, Error>>, Option<Error>>,
+    guard: Option<CancelOnDrop<'a>>,
+}
+
+impl std::fmt::Debug for ActionFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for ActionFuture<'_> {
+    type Output = Result<Outcome, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let rx = match &mut this.rx {
+            Ok(rx) => rx,
+            Err(e) => return Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+        };
+        let r = std::task::ready!(Pin::new(rx).poll(cx));
+        if let Some(g) = &mut this.guard {
+            g.armed = false;
+        }
+        Poll::Ready(r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+impl Client {
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn call(
+        &self,
+        action: Action,
+        timeout: Option<Option<Duration>>,
+        remember: Option<Remember>,
+    ) -> ActionFuture<'_> {
+        let id = self.id();
+        let (tx, rx) = oneshot::channel();
+        let cmd = Cmd::Send {
+            id,
+            action,
+            timeout,
+            reply: Reply::Outcome(tx),
+            remember,
+        };
+        if self.tx.send(cmd).is_err() {
+            return ActionFuture {
+                rx: Err(Some(Error::Closed)),
+                guard: None,
+            };
+        }
+        ActionFuture {
+            rx: Ok(rx),
+            guard: Some(CancelOnDrop {
+                tx: &self.tx,
+                id,
+                armed: true,
+            }),
+        }
+    }
+
+    /// Send an action and wait for its outcome (a response, a collected
+    /// list, command output, or an async originate result), within the
+    /// configured action timeout.
+    ///
+    /// A `Response: Error` is [`Error::Action`] with
+    /// [`amiproto::ActionError::Server`]; a connection lost meanwhile is
+    /// [`amiproto::ActionError::Closed`] (the action is never re-sent).
+    pub fn send(&self, action: Action) -> ActionFuture<'_> {
+        self.call(action, None, None)
+    }
+
+    /// Like [`Client::send`] with this call's own timeout (`None`: wait
+    /// forever).
+    pub fn send_timeout(&self, action: Action, timeout: Option<Duration>) -> ActionFuture<'_> {
+        self.call(action, Some(timeout), None)
+    }
+
+    /// Send an action without waiting for an outcome: its answer is consumed
+    /// quietly. Returns once the driver accepted (encoded) it.
+    pub async fn send_no_reply(&self, action: Action) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Cmd::Send {
+            id: self.id(),
+            action,
+            timeout: None,
+            reply: Reply::Accepted(tx),
+            remember: None,
+        };
+        self.tx.send(cmd).map_err(|_| Error::Closed)?;
+        rx.await.unwrap_or(Err(Error::Closed))
+    }
+
+    /// `Ping`; returns the round-trip time.
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let start = tokio::time::Instant::now();
+        self.send(Action::ping()).await?;
+        Ok(start.elapsed())
+    }
+
+    /// Run a CLI command (`Command` action); the output is the same for
+    /// Asterisk ≥ 14 (`Output:` headers) and ≤ 13 (`Response: Follows`).
+    pub async fn command(&self, command: &str) -> Result<CommandOutput, Error> {
+        match self.send(Action::command(command.to_owned())).await? {
+            Outcome::Command(c) => Ok(c),
+            _ => Err(Error::UnexpectedOutcome {
+                expected: "command output",
+            }),
+        }
+    }
+
+    /// Send an action that answers with an event list (`CoreShowChannels`,
+    /// `QueueStatus`, …) and collect it.
+    pub async fn list(&self, action: Action) -> Result<ListOutcome, Error> {
+        match self.send(action).await? {
+            Outcome::List(l) => Ok(l),
+            _ => Err(Error::UnexpectedOutcome {
+                expected: "an event list",
+            }),
+        }
+    }
+
+    /// Send an `Originate` (made async if it is not already) and wait for its
+    /// `OriginateResponse`. Give it a timeout longer than the ring time with
+    /// [`Client::send_timeout`] if needed; this uses the default.
+    pub async fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
+        let action = if action.flag("Async") {
+            action
+        } else {
+            action.async_originate()
+        };
+        match self.send(action).await? {
+            Outcome::Originate(o) => Ok(o),
+            _ => Err(Error::UnexpectedOutcome {
+                expected: "an OriginateResponse",
+            }),
+        }
+    }
+
+    /// Log off and wait for the server's `Goodbye`; the client is closed
+    /// afterwards (no reconnect).
+    pub async fn logoff(&self) -> Result<(), Error> {
+        self.send(Action::logoff()).await?;
+        let mut w = self.status.clone();
+        let _ = w.wait_for(|s| s.state == ConnectionState::Closed).await;
+        Ok(())
+    }
+
+    /// Change the event mask (`Events` action); it is re-applied on every
+    /// reconnect.
+    pub async fn set_event_mask(&self, mask: EventMask) -> Result<Outcome, Error> {
+        let action = Action::events(&mask);
+        self.call(action, None, Some(Remember::Mask(mask))).await
+    }
+
+    /// Add a server-side event filter (`Filter` action, `Operation: Add`);
+    /// it is re-applied on every reconnect.
+    pub async fn add_filter(&self, filter: &str) -> Result<Outcome, Error> {
+        let action = Action::filter_add(filter.to_owned());
+        self.call(action, None, Some(Remember::Filter(filter.to_owned())))
+            .await
+    }
+
+    fn subscribe(&self, filter: Option<EventFilter>, overflow: Overflow) -> EventStream {
+        let (sub, mut stream) = events::subscriber(filter, overflow);
+        if self.tx.send(Cmd::Subscribe(sub)).is_err() {
+            stream.close_now();
+        }
+        stream
+    }
+
+    /// Every event from now on, lossy with [`DEFAULT_CAPACITY`] (a slow
+    /// reader gets [`EventItem::Lagged`]).
+    pub fn events(&self) -> EventStream {
+        self.subscribe(None, Overflow::default())
+    }
+
+    /// Every event from now on, with the given overflow policy.
+    pub fn events_with(&self, overflow: Overflow) -> EventStream {
+        self.subscribe(None, overflow)
+    }
+
+    /// Events passing `filter` (names or a predicate), lossy with
+    /// [`DEFAULT_CAPACITY`].
+    pub fn events_matching(&self, filter: impl Into<EventFilter>) -> EventStream {
+        self.subscribe(Some(filter.into()), Overflow::default())
+    }
+
+    /// Events passing `filter`, with the given overflow policy.
+    pub fn events_matching_with(
+        &self,
+        filter: impl Into<EventFilter>,
+        overflow: Overflow,
+    ) -> EventStream {
+        self.subscribe(Some(filter.into()), overflow)
+    }
+
+    /// The current state.
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    /// A `watch` of the state (connecting, authenticating, ready,
+    /// reconnecting, closed) and the AMI version.
+    pub fn status_watch(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Wait until the client is logged in (again), or closed (then
+    /// [`Error::Closed`]).
+    pub async fn ready(&self) -> Result<(), Error> {
+        let mut w = self.status.clone();
+        let s = w
+            .wait_for(|s| matches!(s.state, ConnectionState::Ready | ConnectionState::Closed))
+            .await
+            .map_err(|_| Error::Closed)?;
+        if s.state == ConnectionState::Ready {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// Whether the driver has ended.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Wait until the driver has ended.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+}

@@ -1,0 +1,693 @@
+//! The driver task: owns the socket and the core state machine, moves bytes
+//! and time, hands outcomes to callers and events to subscribers.
+//!
+//! One task, polled by hand (like quinn's endpoint driver): every wake-up it
+//! takes the callers' commands, reads whatever the socket has (reading never
+//! waits for a consumer or a writer), hands out events, writes what the core
+//! has to send, and re-arms the timer only when the core's deadline changed.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use amiproto::{
+    Action, ActionError, ActionHandle, AmiVersion, CloseReason, Connection, ConnectionError, Event,
+    EventMask, Outcome, SendError, SendOptions, State,
+};
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, Sleep};
+use tracing::{debug, info, warn};
+
+use crate::config::{ClientConfig, WhileReconnecting};
+use crate::error::Error;
+use crate::events::{Batch, EventItem, Subscriber, Subscribers};
+use crate::transport::{self, Transport};
+use crate::{ConnectionState, Status};
+
+const READ_BUF: usize = 64 * 1024;
+const CMD_BATCH: usize = 1024;
+
+/// What a caller waits for.
+pub(crate) type OutcomeTx = oneshot::Sender<Result<Outcome, Error>>;
+
+/// What to remember of an action for re-applying after a reconnect.
+#[derive(Debug)]
+pub(crate) enum Remember {
+    Mask(EventMask),
+    Filter(String),
+}
+
+/// How a submitter wants to hear back.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The outcome.
+    Outcome(OutcomeTx),
+    /// Only whether the action was accepted (no outcome follows).
+    Accepted(oneshot::Sender<Result<(), Error>>),
+}
+
+/// A caller's request to the driver.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    Send {
+        id: u64,
+        action: Action,
+        timeout: Option<Option<Duration>>,
+        reply: Reply,
+        remember: Option<Remember>,
+    },
+    Cancel(u64),
+    Subscribe(Subscriber),
+}
+
+/// An action submitted while no connection is up.
+#[derive(Debug)]
+struct Held {
+    id: u64,
+    action: Action,
+    timeout: Option<Option<Duration>>,
+    deadline: Option<Instant>,
+    reply: Reply,
+}
+
+pub(crate) type ReadyTx = oneshot::Sender<Result<Option<AmiVersion>, Error>>;
+
+pub(crate) struct Driver {
+    config: ClientConfig,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    rx_closed: bool,
+    cmd_buf: Vec<Cmd>,
+    status: watch::Sender<Status>,
+    subs: Subscribers,
+    batch: Batch,
+    waiters: HashMap<ActionHandle, (u64, OutcomeTx)>,
+    ids: HashMap<u64, ActionHandle>,
+    held: VecDeque<Held>,
+    generation: u32,
+    attempt: u32,
+    mask: EventMask,
+    filters: Vec<String>,
+    shutdown_at: Option<Instant>,
+    ready_tx: Option<ReadyTx>,
+    rng: u64,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Connector>,
+}
+
+/// One live connection.
+struct Session {
+    io: Transport,
+    conn: Connection,
+    rbuf: Box<[u8]>,
+    wbuf: Bytes,
+    needs_flush: bool,
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+}
+
+fn std_now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+impl Driver {
+    pub(crate) fn new(
+        config: ClientConfig,
+        rx: mpsc::UnboundedReceiver<Cmd>,
+        status: watch::Sender<Status>,
+        first: Subscriber,
+        ready_tx: ReadyTx,
+    ) -> Driver {
+        let mut subs = Subscribers::default();
+        subs.add(first);
+        let seed = {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ (&subs as *const _ as u64).rotate_left(17) | 1
+        };
+        Driver {
+            mask: config.ami.events.clone(),
+            config,
+            rx,
+            rx_closed: false,
+            cmd_buf: Vec::with_capacity(CMD_BATCH),
+            status,
+            subs,
+            batch: Batch::default(),
+            waiters: HashMap::new(),
+            ids: HashMap::new(),
+            held: VecDeque::new(),
+            generation: 0,
+            attempt: 0,
+            filters: Vec::new(),
+            shutdown_at: None,
+            ready_tx: Some(ready_tx),
+            rng: seed,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    fn set_state(&self, state: ConnectionState, version: Option<Option<AmiVersion>>) {
+        let generation = self.generation;
+        self.status.send_modify(|s| {
+            s.state = state;
+            s.generation = generation;
+            if let Some(v) = version {
+                s.version = v;
+            }
+        });
+    }
+
+    fn random_unit(&mut self) -> f64 {
+        // xorshift64*: jitter needs no cryptographic quality.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The first connection attempt (its errors go to the caller).
+    pub(crate) async fn open_initial(&mut self) -> Result<Transport, Error> {
+        self.open().await
+    }
+
+    async fn open(&mut self) -> Result<Transport, Error> {
+        self.set_state(ConnectionState::Connecting, None);
+        transport::connect(
+            &self.config,
+            #[cfg(feature = "tls")]
+            &mut self.tls,
+        )
+        .await
+    }
+
+    /// A fresh core connection: the current event mask in the login, the
+    /// filters set through the client, then the actions held meanwhile.
+    fn new_connection(&mut self) -> Connection {
+        let now = std_now();
+        let mut cfg = self.config.ami.clone();
+        cfg.events = self.mask.clone();
+        let mut conn = Connection::with_generation(cfg, self.generation, now);
+        for f in &self.filters {
+            let _ = conn.send_with(
+                Action::filter_add(f.clone()),
+                SendOptions::new().no_reply(),
+                now,
+            );
+        }
+        let tnow = Instant::now();
+        for held in std::mem::take(&mut self.held) {
+            let timeout = match held.deadline {
+                Some(at) => Some(Some(at.saturating_duration_since(tnow))),
+                None => held.timeout,
+            };
+            self.submit(&mut conn, held.id, held.action, timeout, held.reply, now);
+        }
+        conn
+    }
+
+    /// Run until the client is closed for good.
+    pub(crate) async fn run(mut self, first: Transport) {
+        let mut io = Some(first);
+        loop {
+            if let Some(t) = io.take() {
+                let conn = self.new_connection();
+                let reason = self.run_session(t, conn).await;
+                let initial = self.ready_tx.is_some();
+                if let Some(tx) = self.ready_tx.take() {
+                    let err = match &reason {
+                        CloseReason::Error(e) => Error::Connection(e.clone()),
+                        _ => Error::Closed,
+                    };
+                    let _ = tx.send(Err(err));
+                }
+                let again = !initial
+                    && !self.rx_closed
+                    && self.config.reconnect.is_some()
+                    && reason != CloseReason::LoggedOff;
+                if !again {
+                    debug!(%reason, "connection closed");
+                    break;
+                }
+                warn!(%reason, "connection lost; reconnecting");
+            }
+            let Some(policy) = self.config.reconnect.clone() else {
+                break;
+            };
+            if policy.max_attempts.is_some_and(|m| self.attempt >= m) {
+                warn!(attempts = self.attempt, "giving up reconnecting");
+                break;
+            }
+            let unit = self.random_unit();
+            let delay = policy.delay(self.attempt, unit);
+            self.set_state(
+                ConnectionState::Reconnecting {
+                    attempt: self.attempt,
+                },
+                None,
+            );
+            self.attempt += 1;
+            if !self.idle(Some(Instant::now() + delay)).await {
+                break;
+            }
+            let open = self.open();
+            let r = open.await;
+            match r {
+                Ok(t) => {
+                    self.generation += 1;
+                    info!(generation = self.generation, "reconnected");
+                    io = Some(t);
+                }
+                Err(e) => {
+                    warn!(error = %e, attempt = self.attempt, "reconnect attempt failed");
+                    self.expire_held();
+                }
+            }
+        }
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        for held in std::mem::take(&mut self.held) {
+            reply_err(held.reply, Error::Closed);
+        }
+        for (_, (_, tx)) in self.waiters.drain() {
+            let _ = tx.send(Err(Error::Closed));
+        }
+        self.ids.clear();
+        self.subs.close();
+        self.set_state(ConnectionState::Closed, None);
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let Cmd::Send { reply, .. } = cmd {
+                reply_err(reply, Error::Closed);
+            }
+        }
+        debug!("driver finished");
+    }
+
+    // ----- while disconnected --------------------------------------------------
+
+    /// Serve commands until `until` (or forever); false once every client is
+    /// gone.
+    async fn idle(&mut self, until: Option<Instant>) -> bool {
+        let far = far_future();
+        let mut sleep = Box::pin(tokio::time::sleep_until(until.unwrap_or(far)));
+        poll_fn(|cx| loop {
+            self.expire_held();
+            if until.is_some_and(|u| Instant::now() >= u) {
+                return Poll::Ready(true);
+            }
+            match self.rx.poll_recv_many(cx, &mut self.cmd_buf, CMD_BATCH) {
+                Poll::Ready(0) => {
+                    self.rx_closed = true;
+                    return Poll::Ready(false);
+                }
+                Poll::Ready(_) => {
+                    let mut cmds = std::mem::take(&mut self.cmd_buf);
+                    for cmd in cmds.drain(..) {
+                        self.on_cmd_offline(cmd);
+                    }
+                    self.cmd_buf = cmds;
+                }
+                Poll::Pending => {
+                    // Wake for the earliest held deadline or the end.
+                    let next = self.held.iter().filter_map(|h| h.deadline).min();
+                    let target = match (next, until) {
+                        (Some(a), Some(b)) => a.min(b),
+                        (a, b) => a.or(b).unwrap_or(far),
+                    };
+                    if sleep.deadline() != target {
+                        sleep.as_mut().reset(target);
+                    }
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+    }
+
+    fn expire_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut keep = VecDeque::with_capacity(self.held.len());
+        for h in self.held.drain(..) {
+            if h.deadline.is_some_and(|d| d <= now) {
+                reply_err(h.reply, Error::Action(ActionError::Timeout));
+            } else {
+                keep.push_back(h);
+            }
+        }
+        self.held = keep;
+    }
+
+    fn on_cmd_offline(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Send {
+                id,
+                action,
+                timeout,
+                reply,
+                remember,
+            } => {
+                self.remember(remember);
+                let mode = self
+                    .config
+                    .reconnect
+                    .as_ref()
+                    .map(|r| r.while_reconnecting)
+                    .unwrap_or(WhileReconnecting::FailFast);
+                if mode == WhileReconnecting::FailFast {
+                    return reply_err(reply, Error::NotConnected);
+                }
+                let effective = timeout.unwrap_or(self.config.ami.action_timeout);
+                let deadline = effective.map(|t| Instant::now() + t);
+                self.held.push_back(Held {
+                    id,
+                    action,
+                    timeout,
+                    deadline,
+                    reply,
+                });
+            }
+            Cmd::Cancel(id) => self.held.retain(|h| h.id != id),
+            Cmd::Subscribe(s) => self.subs.add(s),
+        }
+    }
+
+    fn remember(&mut self, remember: Option<Remember>) {
+        match remember {
+            Some(Remember::Mask(m)) => self.mask = m,
+            Some(Remember::Filter(f)) => self.filters.push(f),
+            None => {}
+        }
+    }
+
+    // ----- connected ------------------------------------------------------------
+
+    fn submit(
+        &mut self,
+        conn: &mut Connection,
+        id: u64,
+        action: Action,
+        timeout: Option<Option<Duration>>,
+        reply: Reply,
+        now: std::time::Instant,
+    ) {
+        let mut opts = SendOptions::new();
+        if let Some(t) = timeout {
+            opts = opts.timeout(t);
+        }
+        if matches!(reply, Reply::Accepted(_)) {
+            opts = opts.no_reply();
+        }
+        debug!(action = action.name(), "send");
+        match conn.send_with(action, opts, now) {
+            Ok(handle) => match reply {
+                Reply::Outcome(tx) => {
+                    self.waiters.insert(handle, (id, tx));
+                    self.ids.insert(id, handle);
+                }
+                Reply::Accepted(tx) => {
+                    let _ = tx.send(Ok(()));
+                }
+            },
+            Err(SendError::Closed) => reply_err(reply, Error::Closed),
+            Err(e) => reply_err(reply, Error::Send(e)),
+        }
+    }
+
+    fn on_cmd(&mut self, conn: &mut Connection, cmd: Cmd, now: std::time::Instant) {
+        match cmd {
+            Cmd::Send {
+                id,
+                action,
+                timeout,
+                reply,
+                remember,
+            } => {
+                self.remember(remember);
+                self.submit(conn, id, action, timeout, reply, now);
+            }
+            Cmd::Cancel(id) => {
+                if let Some(handle) = self.ids.remove(&id) {
+                    self.waiters.remove(&handle);
+                    conn.cancel(handle, now);
+                    debug!(seq = handle.seq(), "action cancelled");
+                }
+            }
+            Cmd::Subscribe(s) => self.subs.add(s),
+        }
+    }
+
+    fn begin_shutdown(&mut self, conn: &mut Connection, now: std::time::Instant) {
+        debug!("every client dropped: logging off");
+        self.shutdown_at = Some(Instant::now() + self.config.shutdown_timeout);
+        if conn.state() == State::Ready {
+            let _ = conn.send_with(Action::logoff(), SendOptions::new().no_reply(), now);
+        } else if conn.state() != State::Closed && conn.state() != State::Closing {
+            conn.abort(ConnectionError::Aborted);
+        }
+    }
+
+    /// Hand out what the core reported; returns the close reason once closed.
+    fn drain_events(&mut self, conn: &mut Connection) -> Option<CloseReason> {
+        let mut closed = None;
+        let mut listening: Option<bool> = None;
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                Event::Done { handle, result } => {
+                    if let Some((id, tx)) = self.waiters.remove(&handle) {
+                        self.ids.remove(&id);
+                        let _ = tx.send(result.map_err(Error::Action));
+                    }
+                }
+                Event::Unsolicited(p)
+                    if *listening.get_or_insert_with(|| !self.subs.is_empty()) =>
+                {
+                    self.batch.items.push(EventItem::Event(p));
+                }
+                Event::Skipped(e) => {
+                    warn!(error = %e, "packet skipped");
+                    if *listening.get_or_insert_with(|| !self.subs.is_empty()) {
+                        self.batch.items.push(EventItem::Skipped(e));
+                    }
+                }
+                Event::Banner(b) => {
+                    debug!(banner = %b.version_str(), "banner");
+                    self.set_state(ConnectionState::Authenticating, Some(b.version()));
+                }
+                Event::Ready => {
+                    info!(generation = self.generation, "logged in");
+                    self.attempt = 0;
+                    self.set_state(ConnectionState::Ready, None);
+                    if let Some(tx) = self.ready_tx.take() {
+                        let _ = tx.send(Ok(conn.version()));
+                    }
+                    if self.generation > 0 {
+                        self.batch.items.push(EventItem::Reconnected {
+                            generation: self.generation,
+                        });
+                    }
+                }
+                Event::Closed(reason) => closed = Some(reason),
+                _ => {}
+            }
+        }
+        if !self.batch.items.is_empty() {
+            self.subs.dispatch(&mut self.batch);
+        }
+        closed
+    }
+
+    async fn run_session(&mut self, io: Transport, conn: Connection) -> CloseReason {
+        let mut s = Session {
+            io,
+            conn,
+            rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
+            wbuf: Bytes::new(),
+            needs_flush: false,
+            sleep: Box::pin(tokio::time::sleep_until(far_future())),
+            armed: None,
+        };
+        if self.rx_closed {
+            let now = std_now();
+            self.begin_shutdown(&mut s.conn, now);
+        }
+        let reason = poll_fn(|cx| self.poll_session(cx, &mut s)).await;
+        // Best effort: let the server see the end of the stream.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(100),
+            tokio::io::AsyncWriteExt::shutdown(&mut s.io),
+        )
+        .await;
+        reason
+    }
+
+    fn poll_session(&mut self, cx: &mut Context<'_>, s: &mut Session) -> Poll<CloseReason> {
+        loop {
+            let mut busy = false;
+            let now = std_now();
+
+            // Commands from callers.
+            if !self.rx_closed {
+                match self.rx.poll_recv_many(cx, &mut self.cmd_buf, CMD_BATCH) {
+                    Poll::Ready(0) => {
+                        self.rx_closed = true;
+                        self.begin_shutdown(&mut s.conn, now);
+                        busy = true;
+                    }
+                    Poll::Ready(_) => {
+                        let mut cmds = std::mem::take(&mut self.cmd_buf);
+                        for cmd in cmds.drain(..) {
+                            self.on_cmd(&mut s.conn, cmd, now);
+                        }
+                        self.cmd_buf = cmds;
+                        busy = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+
+            // Read everything available: never wait for anyone to do so.
+            for _ in 0..16 {
+                if s.conn.state() == State::Closed {
+                    break;
+                }
+                let mut rb = ReadBuf::new(&mut s.rbuf);
+                match Pin::new(&mut s.io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                        s.conn.handle_eof(std_now());
+                        busy = true;
+                        break;
+                    }
+                    Poll::Ready(Ok(())) => {
+                        s.conn.handle_input(std_now(), rb.filled());
+                        busy = true;
+                        if let Some(r) = self.drain_events(&mut s.conn) {
+                            return Poll::Ready(r);
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        s.conn.abort(ConnectionError::Transport(e.to_string()));
+                        busy = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if let Some(r) = self.drain_events(&mut s.conn) {
+                return Poll::Ready(r);
+            }
+
+            // Write what the core has, concurrently with reading.
+            loop {
+                if s.wbuf.is_empty() {
+                    match s.conn.poll_transmit() {
+                        Some(b) => s.wbuf = b,
+                        None => break,
+                    }
+                }
+                match Pin::new(&mut s.io).poll_write(cx, &s.wbuf) {
+                    Poll::Ready(Ok(0)) => {
+                        s.conn
+                            .abort(ConnectionError::Transport("write returned 0".into()));
+                        busy = true;
+                        break;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        s.wbuf.advance(n);
+                        s.needs_flush = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        s.conn.abort(ConnectionError::Transport(e.to_string()));
+                        busy = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if s.needs_flush {
+                match Pin::new(&mut s.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => s.needs_flush = false,
+                    Poll::Ready(Err(e)) => {
+                        s.conn.abort(ConnectionError::Transport(e.to_string()));
+                        busy = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+
+            // Timers: re-arm only when the deadline moved.
+            let core = s.conn.poll_timeout().map(Instant::from_std);
+            let deadline = match (core, self.shutdown_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(at) = deadline {
+                if s.armed != Some(at) {
+                    s.sleep.as_mut().reset(at);
+                    s.armed = Some(at);
+                }
+                if at <= Instant::now() || s.sleep.as_mut().poll(cx).is_ready() {
+                    let now = std_now();
+                    if self
+                        .shutdown_at
+                        .is_some_and(|t| t.into_std() <= now && s.conn.state() != State::Closed)
+                    {
+                        debug!("no Goodbye within the shutdown timeout");
+                        s.conn.abort(ConnectionError::Aborted);
+                    }
+                    s.conn.handle_timeout(now);
+                    s.armed = None;
+                    busy = true;
+                }
+            } else {
+                s.armed = None;
+            }
+
+            if let Some(r) = self.drain_events(&mut s.conn) {
+                return Poll::Ready(r);
+            }
+            if s.conn.state() == State::Closed {
+                let r = s
+                    .conn
+                    .close_reason()
+                    .cloned()
+                    .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
+                return Poll::Ready(r);
+            }
+            if !busy {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+fn reply_err(reply: Reply, e: Error) {
+    match reply {
+        Reply::Outcome(tx) => {
+            let _ = tx.send(Err(e));
+        }
+        Reply::Accepted(tx) => {
+            let _ = tx.send(Err(e));
+        }
+    }
+}
