@@ -1,1 +1,97 @@
-//! placeholder
+//! # amiproto-std — a blocking AMI client over `std::net`
+//!
+//! A client for the Asterisk Manager Interface for programs without an
+//! async runtime: daemons, CLIs, scripts. It is a thin driver around the
+//! [`amiproto`] state machine — it moves bytes between a
+//! [`std::net::TcpStream`] (or rustls over one, feature `tls`) and
+//! [`amiproto::Connection`], and reads the clock; every protocol decision
+//! (login, correlation, lists, timeouts, keepalive) is the core's. No
+//! runtime, no hidden thread.
+//!
+//! ```no_run
+//! use amiproto::Action;
+//! use amiproto_std::EventItem;
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), amiproto_std::Error> {
+//! let mut client = amiproto_std::connect("ami://admin:amp111@127.0.0.1:5038")?;
+//! let version = client.command("core show version")?;
+//! println!("{}", version.text());
+//! let channels = client.list(Action::new("CoreShowChannels"))?;
+//! println!("{} channels", channels.items.len());
+//! // Events that arrived meanwhile were queued, not lost.
+//! while let Some(item) = client.next_event(Some(Duration::from_secs(1)))? {
+//!     if let EventItem::Event(event) = item {
+//!         println!("{:?}", event.event());
+//!     }
+//! }
+//! client.logoff()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How it does I/O
+//!
+//! Everything happens on the caller's thread inside the blocking calls.
+//! Waiting uses the socket's read timeout, set from the earliest of the
+//! caller's deadline and the core's [`amiproto::Connection::poll_timeout`]
+//! (action timeouts, the banner and login deadlines, keepalive); a read
+//! that times out becomes [`amiproto::Connection::handle_timeout`]. This is
+//! the loop of str0m's blocking examples, and it needs no `poll(2)` and no
+//! extra dependency.
+//!
+//! Writing never starves reading. Submitted actions are buffered and written
+//! with a short socket write timeout ([`ClientConfig::write_stall`], 10 ms):
+//! when the socket does not take more bytes in that time — the server is
+//! itself blocked writing answers we have not read — the client reads for a
+//! moment, feeds the core, and tries again. A pipeline of any size
+//! ([`Client::send_all`], or [`Client::submit`] then [`Client::wait`])
+//! therefore cannot deadlock against a server that answers while we write,
+//! and Asterisk (which drops a client that leaves its writes blocked for
+//! 100 ms) sees us read at least every few tens of milliseconds. Over TLS the
+//! rustls connection is driven by hand (`read_tls`/`write_tls` on the
+//! rustls `StreamOwned` parts) so that a read never waits for pending
+//! TLS records to be written.
+//!
+//! ## Events
+//!
+//! Server events arriving while a call waits for something else are put in
+//! the client's queue and handed out by [`Client::next_event`] /
+//! [`Client::events`]. The queue's bound and policy are set with
+//! [`ClientConfig::events`]: [`Overflow::Lossy`] (default, 16 384) drops the
+//! oldest and reports the exact count in place with [`EventItem::Lagged`];
+//! [`Overflow::Lossless`] keeps everything.
+//!
+//! ## One owner
+//!
+//! [`Client`] is `Send` but every method takes `&mut self`: a single owner
+//! drives the connection, and nothing is read while the owner is busy
+//! elsewhere. Share it between threads with a `Mutex`, or give it to one
+//! thread and send it work over a channel. (For many concurrent callers
+//! and fan-out to several subscribers, use the `amiproto-tokio` adapter.)
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// `Error` carries the server's response packet in `ActionError::Server`;
+// callers match on it directly, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
+mod client;
+mod config;
+mod error;
+mod events;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+pub use client::{connect, Client, Events};
+pub use config::ClientConfig;
+pub use error::Error;
+pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
+
+pub use amiproto;
+pub use amiproto::{
+    Action, ActionHandle, CommandOutput, Config, ListOutcome, OriginateOutcome, Outcome, Packet,
+    SendOptions,
+};

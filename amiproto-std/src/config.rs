@@ -1,0 +1,111 @@
+//! Adapter settings around the core's [`amiproto::Config`].
+
+use std::time::Duration;
+
+use amiproto::{Config, Endpoint};
+
+use crate::error::Error;
+use crate::events::Overflow;
+#[cfg(feature = "tls")]
+use crate::tls::TlsConfig;
+
+/// Where to connect and how: the core's [`Config`] plus what only a
+/// socket-owning adapter needs.
+///
+/// ```
+/// use amiproto_std::{ClientConfig, Overflow};
+/// use std::time::Duration;
+///
+/// let cfg = ClientConfig::from_url("ami://admin:amp111@127.0.0.1:5038?events=system")
+///     .unwrap()
+///     .connect_timeout(Duration::from_secs(3))
+///     .events(Overflow::Lossless);
+/// assert_eq!(cfg.endpoint.port, 5038);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Host, port and TLS.
+    pub endpoint: Endpoint,
+    /// The protocol settings (login, timeouts, keepalive…).
+    pub config: Config,
+    /// Most time for the TCP connect and TLS handshake, per attempt.
+    /// Default 10 s. (Name resolution uses the system resolver and is not
+    /// bounded by it.)
+    pub connect_timeout: Duration,
+    /// Event queue bound and overflow policy. Default: lossy, 16 384.
+    pub events: Overflow,
+    /// Size of the read buffer (bytes per `read` call). Default 64 KiB.
+    pub read_buffer: usize,
+    /// How long one blocked `write` may wait before the client turns to
+    /// reading instead. Default 10 ms.
+    pub write_stall: Duration,
+    /// Which certificates to trust for `amis://`.
+    #[cfg(feature = "tls")]
+    pub tls: TlsConfig,
+}
+
+impl ClientConfig {
+    /// Settings for `endpoint` with `config` and adapter defaults.
+    pub fn new(endpoint: Endpoint, config: Config) -> ClientConfig {
+        ClientConfig {
+            endpoint,
+            config,
+            connect_timeout: Duration::from_secs(10),
+            events: Overflow::default(),
+            read_buffer: 64 * 1024,
+            write_stall: Duration::from_millis(10),
+            #[cfg(feature = "tls")]
+            tls: TlsConfig::default(),
+        }
+    }
+
+    /// Parse an `ami://` / `amis://` URL (see [`Config::from_url`]).
+    pub fn from_url(url: &str) -> Result<ClientConfig, Error> {
+        let (endpoint, config) = Config::from_url(url)?;
+        Ok(ClientConfig::new(endpoint, config))
+    }
+
+    /// Replace the protocol settings.
+    pub fn config(mut self, config: Config) -> ClientConfig {
+        self.config = config;
+        self
+    }
+
+    /// Change the protocol settings in place.
+    pub fn map_config(mut self, f: impl FnOnce(Config) -> Config) -> ClientConfig {
+        self.config = f(self.config);
+        self
+    }
+
+    /// Set the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Set the event queue policy.
+    pub fn events(mut self, overflow: Overflow) -> ClientConfig {
+        self.events = overflow;
+        self
+    }
+
+    /// Set the read buffer size (at least 1 KiB is used).
+    pub fn read_buffer(mut self, bytes: usize) -> ClientConfig {
+        self.read_buffer = bytes;
+        self
+    }
+
+    /// Set the write stall interval (at least 1 ms is used).
+    pub fn write_stall(mut self, stall: Duration) -> ClientConfig {
+        self.write_stall = stall;
+        self
+    }
+
+    /// Set which certificates to trust.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
+        self.tls = tls;
+        self
+    }
+}

@@ -1,0 +1,549 @@
+//! The blocking client against a scripted std server and capture replays.
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use amiproto::{Action, ActionError, CloseReason, ConnectionError, Outcome};
+use amiproto_std::{Client, ClientConfig, Error, EventItem, Overflow};
+use common::{capture, captured_actions, client_capture, header, serve, BANNER};
+
+fn event(n: usize) -> String {
+    format!("Event: Test\r\nN: {n}\r\n\r\n")
+}
+
+fn number(item: &EventItem) -> usize {
+    item.packet()
+        .and_then(|p| p.get_str("N"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a numbered event: {item:?}"))
+}
+
+fn fast(url: &str) -> ClientConfig {
+    ClientConfig::from_url(url)
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .map_config(|c| {
+            c.banner_timeout(Duration::from_secs(5))
+                .login_timeout(Duration::from_secs(5))
+                .action_timeout(Some(Duration::from_secs(10)))
+        })
+}
+
+#[test]
+fn client_is_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Client>();
+    is_send::<Error>();
+}
+
+#[test]
+fn plain_login_then_logoff() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        let login = peer.login();
+        assert_eq!(header(&login, "Username").as_deref(), Some("admin"));
+        assert_eq!(header(&login, "Secret").as_deref(), Some("amp111"));
+        let logoff = peer.read_packet().unwrap();
+        let id = header(&logoff, "ActionID").unwrap();
+        peer.write(
+            format!(
+                "Response: Goodbye\r\nActionID: {id}\r\nMessage: Thanks for all the fish.\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+    });
+    let client = Client::connect(fast(&url)).unwrap();
+    assert_eq!(client.banner().unwrap().version().unwrap().major, 11);
+    client.logoff().unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn md5_login_never_sends_the_secret() {
+    let (url, server) = serve("?auth=md5", |mut peer| {
+        peer.write(BANNER);
+        let challenge = peer.read_packet().unwrap();
+        assert_eq!(header(&challenge, "AuthType").as_deref(), Some("MD5"));
+        let id = header(&challenge, "ActionID").unwrap();
+        peer.write(
+            format!("Response: Success\r\nActionID: {id}\r\nChallenge: 112527728\r\n\r\n")
+                .as_bytes(),
+        );
+        let login = peer.read_packet().unwrap();
+        assert!(!login.contains("amp111"), "{login}");
+        assert_eq!(
+            header(&login, "Key").unwrap(),
+            amiproto::md5_key("112527728", "amp111")
+        );
+        let id = header(&login, "ActionID").unwrap();
+        peer.write(
+            format!(
+                "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        peer.drain();
+    });
+    let client = Client::connect(fast(&url)).unwrap();
+    assert_eq!(client.state(), amiproto::State::Ready);
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn login_failure_is_typed_with_the_server_message() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.write(BANNER);
+        let login = peer.read_packet().unwrap();
+        let id = header(&login, "ActionID").unwrap();
+        peer.write(
+            format!("Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n")
+                .as_bytes(),
+        );
+    });
+    let err = Client::connect(fast(&url)).unwrap_err();
+    assert!(err.is_auth_failed(), "{err:?}");
+    assert_eq!(err.server_message(), Some("Authentication failed"));
+    server.join().unwrap();
+}
+
+#[test]
+fn banner_timeout_and_not_ami() {
+    let (url, server) = serve("", |mut peer| {
+        std::thread::sleep(Duration::from_millis(400));
+        peer.write(BANNER);
+    });
+    let t = Instant::now();
+    let err =
+        Client::connect(fast(&url).map_config(|c| c.banner_timeout(Duration::from_millis(100))))
+            .unwrap_err();
+    assert!(
+        matches!(err, Error::Connection(ConnectionError::BannerTimeout)),
+        "{err:?}"
+    );
+    assert!(t.elapsed() < Duration::from_millis(350));
+    server.join().unwrap();
+
+    let (url, server) = serve("", |mut peer| peer.write(b"SSH-2.0-OpenSSH_9.6\r\n"));
+    let err = Client::connect(fast(&url)).unwrap_err();
+    assert!(
+        matches!(err, Error::Connection(ConnectionError::NotAmi { .. })),
+        "{err:?}"
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn connect_refused_is_typed() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = amiproto_std::connect(&format!("ami://a:b@127.0.0.1:{port}")).unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    let err = amiproto_std::connect("http://a:b@h").unwrap_err();
+    assert!(matches!(err, Error::Url(_)), "{err:?}");
+}
+
+#[test]
+fn events_in_the_login_read_are_not_lost() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.write(BANNER);
+        let login = peer.read_packet().unwrap();
+        let id = header(&login, "ActionID").unwrap();
+        let mut burst = format!(
+            "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+        );
+        for n in 0..3 {
+            burst.push_str(&event(n));
+        }
+        peer.write(burst.as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    for n in 0..3 {
+        let item = client
+            .next_event(Some(Duration::from_secs(5)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(number(&item), n);
+    }
+    assert_eq!(
+        client.next_event(Some(Duration::from_millis(20))).unwrap(),
+        None
+    );
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn events_during_send_are_queued_in_order() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        for n in 0..5 {
+            peer.write(event(n).as_bytes());
+        }
+        peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes());
+        peer.write(event(5).as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let pong = client.ping().unwrap();
+    assert_eq!(pong.get_str("Ping"), Some("Pong"));
+    let got: Vec<usize> = (0..6)
+        .map(|_| {
+            number(
+                &client
+                    .next_event(Some(Duration::from_secs(5)))
+                    .unwrap()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, (0..6).collect::<Vec<_>>());
+    drop(client);
+    server.join().unwrap();
+}
+
+/// A server that answers each ping as it reads it and blocks writing when
+/// the client does not read: without reading while writing, a large
+/// pipeline deadlocks.
+#[test]
+fn pipelined_10000_pings_do_not_deadlock() {
+    const N: usize = 10_000;
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let mut answered = 0;
+        while let Some(ping) = peer.read_packet() {
+            if ping.starts_with("Action: Logoff") {
+                break;
+            }
+            let id = header(&ping, "ActionID").unwrap();
+            // Padding makes the answers outweigh the actions several times.
+            peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\nTimestamp: 1700000000.000000\r\nPadding: {}\r\n\r\n", "x".repeat(500)).as_bytes());
+            answered += 1;
+        }
+        assert_eq!(answered, N + 100);
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let outcomes = client.send_all((0..N).map(|_| Action::ping()));
+    assert_eq!(outcomes.len(), N);
+    for (i, o) in outcomes.into_iter().enumerate() {
+        let p = o
+            .unwrap_or_else(|e| panic!("ping {i}: {e}"))
+            .into_response()
+            .unwrap();
+        assert_eq!(p.get_str("Ping"), Some("Pong"));
+    }
+    // submit / wait in reverse order works too.
+    let handles: Vec<_> = (0..100)
+        .map(|_| client.submit(Action::ping()).unwrap())
+        .collect();
+    for h in handles.into_iter().rev() {
+        client.wait(h).unwrap();
+    }
+    let _ = client.send_no_reply(Action::logoff());
+    server.join().unwrap();
+}
+
+#[test]
+fn wait_on_an_unknown_or_taken_handle_is_an_error() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let h = client.submit(Action::ping()).unwrap();
+    client.wait(h).unwrap();
+    assert!(matches!(client.wait(h), Err(Error::UnknownHandle)));
+    drop(client);
+    server.join().unwrap();
+}
+
+fn replay_test(
+    version: &'static str,
+    name: &'static str,
+) -> (Client, Vec<amiproto::Action>, std::thread::JoinHandle<()>) {
+    let actions: Vec<_> = captured_actions(&client_capture(version, name))
+        .into_iter()
+        .filter(|a| !a.is("Logoff"))
+        .collect();
+    let n = actions.len();
+    let server_bytes = capture(version, name);
+    let (url, server) = serve("?auth=plain&events=off", move |mut peer| {
+        peer.replay_after_login(&server_bytes, n);
+        peer.drain();
+    });
+    let client = Client::connect(fast(&url).events(Overflow::Lossless)).unwrap();
+    (client, actions, server)
+}
+
+#[test]
+fn command_output_in_both_formats() {
+    for version in ["22.10.1", "13.38.3"] {
+        let (mut client, actions, server) = replay_test(version, "06-command");
+        let handles: Vec<_> = actions
+            .iter()
+            .map(|a| client.submit(a.clone()).unwrap())
+            .collect();
+        let mut results = handles.into_iter().map(|h| client.wait(h));
+        let v = results.next().unwrap().unwrap().into_command().unwrap();
+        assert!(v.text().starts_with("Asterisk "), "{version}: {}", v.text());
+        let channels = results.next().unwrap().unwrap().into_command().unwrap();
+        assert!(channels.lines.len() >= 3, "{version}");
+        match (version, results.next().unwrap()) {
+            ("22.10.1", Err(Error::Action(ActionError::Server { .. }))) => {}
+            ("13.38.3", Ok(Outcome::Command(c))) => assert!(c.text().contains("No such command")),
+            (v, other) => panic!("{v}: unknown command gave {other:?}"),
+        }
+        let help = results.next().unwrap().unwrap().into_command().unwrap();
+        assert!(help.lines.len() > 100, "{version}: {}", help.lines.len());
+        let mgr = results.next().unwrap().unwrap().into_command().unwrap();
+        assert!(mgr.lines.len() > 50, "{version}");
+        assert!(matches!(
+            results.next().unwrap(),
+            Err(Error::Action(ActionError::Server { .. }))
+        ));
+        drop(results);
+        drop(client);
+        server.join().unwrap();
+    }
+}
+
+#[test]
+fn lists_from_the_capture() {
+    let (mut client, actions, server) = replay_test("22.10.1", "07-list-actions");
+    let ids: Vec<String> = actions
+        .iter()
+        .map(|a| a.get_action_id().unwrap().to_owned())
+        .collect();
+    // With events off, the async originates' OriginateResponse never comes:
+    // send those without wanting an outcome.
+    let handles: Vec<_> = actions
+        .into_iter()
+        .map(|a| {
+            let options = if a.is("Originate") {
+                amiproto::SendOptions::new().no_reply()
+            } else {
+                amiproto::SendOptions::new()
+            };
+            client.submit_with(a, options).unwrap()
+        })
+        .collect();
+    let mut lists = 0;
+    for (id, h) in ids.iter().zip(handles) {
+        if id.starts_with("orig-") {
+            assert!(matches!(client.wait(h), Err(Error::UnknownHandle)));
+            continue;
+        }
+        let result = client.wait(h);
+        match id.as_str() {
+            "sippeers" | "pjsip-eps" => assert!(
+                matches!(result, Err(Error::Action(ActionError::Server { .. }))),
+                "{id}"
+            ),
+            "csc-active" | "status-all" | "qstatus" | "devstates" | "showdialplan" => {
+                let list = result
+                    .unwrap()
+                    .into_list()
+                    .unwrap_or_else(|| panic!("{id} not a list"));
+                assert_eq!(list.announced_items(), Some(list.items.len()), "{id}");
+                assert!(!list.items.is_empty(), "{id}");
+                lists += 1;
+            }
+            _ => {
+                result.unwrap_or_else(|e| panic!("{id}: {e}"));
+            }
+        }
+    }
+    assert_eq!(lists, 5);
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn async_originate_from_the_capture() {
+    let (mut client, actions, server) = replay_test("22.10.1", "10-originate-events");
+    let ids: Vec<String> = actions
+        .iter()
+        .map(|a| a.get_action_id().unwrap().to_owned())
+        .collect();
+    let handles: Vec<_> = actions
+        .into_iter()
+        .map(|a| client.submit(a).unwrap())
+        .collect();
+    for (id, h) in ids.iter().zip(handles) {
+        let result = client.wait(h);
+        match id.as_str() {
+            "orig-dial" => {
+                let o = result.unwrap().into_originate().unwrap();
+                assert!(o.is_success());
+                assert_eq!(o.reason(), Some(4));
+            }
+            "orig-busy" | "orig-noanswer" => {
+                let o = result.unwrap().into_originate().unwrap();
+                assert!(!o.is_success(), "{id}");
+            }
+            "orig-badtech" => assert!(result.is_err(), "{id}"),
+            _ => {}
+        }
+    }
+    // The call's events were queued meanwhile.
+    let mut events = 0;
+    while let Ok(Some(_)) = client.next_event(Some(Duration::from_millis(50))) {
+        events += 1;
+    }
+    assert!(events > 100, "{events}");
+    drop(client);
+    server.join().unwrap();
+}
+
+fn flood_then_pong(count: usize) -> impl FnOnce(common::Peer) + Send + 'static {
+    move |mut peer| {
+        peer.login();
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        let mut burst = String::new();
+        for n in 0..count {
+            burst.push_str(&event(n));
+        }
+        burst.push_str(&format!(
+            "Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n"
+        ));
+        peer.write(burst.as_bytes());
+        peer.drain();
+    }
+}
+
+#[test]
+fn lossy_queue_reports_the_exact_lag() {
+    let (url, server) = serve("?auth=plain", flood_then_pong(1000));
+    let mut client = Client::connect(fast(&url).events(Overflow::Lossy { capacity: 100 })).unwrap();
+    client.ping().unwrap();
+    assert_eq!(
+        client.next_event(None).unwrap(),
+        Some(EventItem::Lagged(900))
+    );
+    for n in 900..1000 {
+        assert_eq!(number(&client.next_event(None).unwrap().unwrap()), n);
+    }
+    assert_eq!(client.lagged_events(), 900);
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn lossless_queue_keeps_a_flood() {
+    const N: usize = 100_000;
+    let (url, server) = serve("?auth=plain", flood_then_pong(N));
+    let mut client = Client::connect(fast(&url).events(Overflow::Lossless)).unwrap();
+    client.ping().unwrap();
+    assert_eq!(client.queued_events(), N);
+    for n in 0..N {
+        assert_eq!(number(&client.next_event(None).unwrap().unwrap()), n);
+    }
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn keepalive_detects_a_dead_peer_while_idle() {
+    let (url, server) = serve("?auth=plain&keepalive=100ms", |mut peer| {
+        peer.login();
+        // Read the keepalive ping and never answer.
+        let ping = peer.read_packet().unwrap();
+        assert!(ping.starts_with("Action: Ping\r\n"), "{ping}");
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let t = Instant::now();
+    let err = client.next_event(None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Closed(CloseReason::Error(ConnectionError::KeepaliveTimeout))
+        ),
+        "{err:?}"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(190) && t.elapsed() < Duration::from_secs(2));
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn keepalive_keeps_a_live_peer() {
+    let (url, server) = serve("?auth=plain&keepalive=50ms", |mut peer| {
+        peer.login();
+        let mut pings = 0;
+        while let Some(ping) = peer.read_packet() {
+            let id = header(&ping, "ActionID").unwrap();
+            peer.write(
+                format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes(),
+            );
+            pings += 1;
+        }
+        assert!(pings >= 3, "{pings}");
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    // Keepalive answers are consumed by the core: no events, no error.
+    assert_eq!(
+        client.next_event(Some(Duration::from_millis(300))).unwrap(),
+        None
+    );
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
+fn mid_packet_disconnect_fails_every_pending_action() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let a = peer.read_packet().unwrap();
+        let _b = peer.read_packet().unwrap();
+        let id = header(&a, "ActionID").unwrap();
+        peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Po").as_bytes());
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let a = client.submit(Action::ping()).unwrap();
+    let b = client.submit(Action::ping()).unwrap();
+    let closed = CloseReason::Error(ConnectionError::PeerClosed { mid_packet: true });
+    for h in [a, b] {
+        match client.wait(h) {
+            Err(Error::Action(ActionError::Closed(r))) => assert_eq!(r, closed),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(client.close_reason(), Some(&closed));
+    assert!(matches!(
+        client.submit(Action::ping()),
+        Err(Error::Closed(_))
+    ));
+    let mut it = client.events();
+    assert!(matches!(it.next(), Some(Err(Error::Closed(_)))));
+    assert!(it.next().is_none());
+    server.join().unwrap();
+}
+
+#[test]
+fn action_timeout_is_honoured() {
+    let (url, server) = serve("?auth=plain&timeout=100ms", |mut peer| {
+        peer.login();
+        peer.drain();
+    });
+    let mut client = Client::connect(
+        fast(&url).map_config(|c| c.action_timeout(Some(Duration::from_millis(100)))),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let err = client.ping().unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(1));
+    drop(client);
+    server.join().unwrap();
+}
