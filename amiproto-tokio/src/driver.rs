@@ -189,8 +189,9 @@ impl Driver {
         .await
     }
 
-    /// A fresh core connection: the current event mask in the login, the
-    /// filters set through the client, then the actions held meanwhile.
+    /// A fresh core connection: the current event mask in the login, then
+    /// the filters set through the client (the actions held meanwhile follow
+    /// once it is logged in).
     fn new_connection(&mut self) -> Connection {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
@@ -202,14 +203,6 @@ impl Driver {
                 SendOptions::new().no_reply(),
                 now,
             );
-        }
-        let tnow = Instant::now();
-        for held in std::mem::take(&mut self.held) {
-            let timeout = match held.deadline {
-                Some(at) => Some(Some(at.saturating_duration_since(tnow))),
-                None => held.timeout,
-            };
-            self.submit(&mut conn, held.id, held.action, timeout, held.reply, now);
         }
         conn
     }
@@ -430,8 +423,29 @@ impl Driver {
         }
     }
 
+    /// Submit the actions held while disconnected, with what is left of
+    /// their timeouts.
+    fn flush_held(&mut self, conn: &mut Connection) {
+        let now = std_now();
+        let tnow = Instant::now();
+        for held in std::mem::take(&mut self.held) {
+            let timeout = match held.deadline {
+                Some(at) => Some(Some(at.saturating_duration_since(tnow))),
+                None => held.timeout,
+            };
+            self.submit(conn, held.id, held.action, timeout, held.reply, now);
+        }
+    }
+
     fn on_cmd(&mut self, conn: &mut Connection, cmd: Cmd, now: std::time::Instant) {
         match cmd {
+            // Not logged in (yet) after a reconnect: hold or fail fast, by
+            // policy, exactly as while no socket is open.
+            cmd @ Cmd::Send { .. }
+                if matches!(conn.state(), State::AwaitingBanner | State::Authenticating) =>
+            {
+                self.on_cmd_offline(cmd)
+            }
             Cmd::Send {
                 id,
                 action,
@@ -447,6 +461,8 @@ impl Driver {
                     self.waiters.remove(&handle);
                     conn.cancel(handle, now);
                     debug!(seq = handle.seq(), "action cancelled");
+                } else {
+                    self.held.retain(|h| h.id != id);
                 }
             }
             Cmd::Subscribe(s) => self.subs.add(s),
@@ -502,6 +518,7 @@ impl Driver {
                             generation: self.generation,
                         });
                     }
+                    self.flush_held(conn);
                 }
                 Event::Closed(reason) => closed = Some(reason),
                 _ => {}
@@ -633,10 +650,8 @@ impl Driver {
 
             // Timers: re-arm only when the deadline moved.
             let core = s.conn.poll_timeout().map(Instant::from_std);
-            let deadline = match (core, self.shutdown_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let held = self.held.iter().filter_map(|h| h.deadline).min();
+            let deadline = [core, self.shutdown_at, held].into_iter().flatten().min();
             if let Some(at) = deadline {
                 if s.armed != Some(at) {
                     s.sleep.as_mut().reset(at);
@@ -652,6 +667,7 @@ impl Driver {
                         s.conn.abort(ConnectionError::Aborted);
                     }
                     s.conn.handle_timeout(now);
+                    self.expire_held();
                     s.armed = None;
                     busy = true;
                 }
