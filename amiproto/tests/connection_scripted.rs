@@ -693,8 +693,11 @@ fn held_action_times_out_without_being_written() {
     let mut sim = Sim::ready(cfg);
     let a = sim.send_with(Action::ping(), SendOptions::new().timeout(None));
     let b = sim.send(Action::ping());
+    assert_eq!(sim.conn.queued_actions(), 1);
     sim.advance_to(1000);
     assert_eq!(done(&sim.events, b), Err(ActionError::Timeout));
+    assert_eq!(sim.conn.queued_actions(), 0);
+    assert_eq!(sim.conn.pending_actions(), 1);
     sim.feed(&ok("ami-1", &[]));
     assert!(done(&sim.events, a).is_ok());
     assert_eq!(written(&mut sim), ["Ping:ami-1"], "b was never written");

@@ -124,7 +124,8 @@ pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
 
 use login::LoginStep;
 use pending::{
-    closes_list, opens_list, parse_generated, Expect, IdBuf, Pending, Progress, Role, SeqMap,
+    closes_list, opens_list, parse_generated, Expect, IdBuf, ListProgress, OriginateProgress,
+    Pending, PendingTable, Progress, Role,
 };
 use timers::Deadlines;
 
@@ -286,9 +287,10 @@ pub struct Connection {
     inbuf: BytesMut,
     outbuf: BytesMut,
     events: VecDeque<Event>,
-    pending: SeqMap<Pending>,
+    pending: PendingTable,
     user_ids: std::collections::HashMap<Box<[u8]>, u64>,
-    queue: VecDeque<u64>,
+    /// Held actions, in submission order.
+    queue: VecDeque<(u64, Action)>,
     in_flight: usize,
     next_seq: u64,
     deadlines: Deadlines,
@@ -317,7 +319,7 @@ impl Connection {
             inbuf: BytesMut::with_capacity(16 * 1024),
             outbuf: BytesMut::with_capacity(4 * 1024),
             events: VecDeque::new(),
-            pending: SeqMap::default(),
+            pending: PendingTable::default(),
             user_ids: Default::default(),
             queue: VecDeque::new(),
             in_flight: 0,
@@ -448,13 +450,14 @@ impl Connection {
                 p.silent = true;
                 let until = at + p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
                 p.deadline = Some(until);
-                if let Progress::List { items, .. } = &mut p.progress {
-                    items.clear();
+                if let Progress::List(list) = &mut p.progress {
+                    list.items = Vec::new();
                 }
                 self.deadlines.push(until, seq);
             } else {
                 self.report(seq, Err(ActionError::Timeout));
                 self.remove(seq);
+                self.queue.retain(|(s, _)| *s != seq);
             }
         }
     }
@@ -541,8 +544,8 @@ impl Connection {
                 let id = self.generated_id(seq)?;
                 action.validate(Some(id.as_str()))?;
             }
-            self.queue.push_back(seq);
-            Progress::Queued(action)
+            self.queue.push_back((seq, action));
+            Progress::Queued
         };
         self.next_seq += 1;
         let deadline = timeout.map(|t| now + t);
@@ -595,12 +598,12 @@ impl Connection {
         }
         if !p.is_written() {
             self.remove(seq);
-            self.queue.retain(|&s| s != seq);
+            self.queue.retain(|(s, _)| *s != seq);
             return true;
         }
         p.silent = true;
-        if let Progress::List { items, .. } = &mut p.progress {
-            items.clear();
+        if let Progress::List(list) = &mut p.progress {
+            list.items = Vec::new();
         }
         let until = now + p.timeout.unwrap_or(DEFAULT_DRAIN_GRACE);
         p.deadline = Some(until);
@@ -786,14 +789,11 @@ impl Connection {
         };
         match &mut p.progress {
             Progress::Sent => {}
-            Progress::Originate {
-                response: r @ None,
-                event,
-            } => {
+            Progress::Originate(o) if o.response.is_none() => {
                 if packet.response_status() == Some(ResponseStatus::Error) {
                     return self.finish_error(seq, packet);
                 }
-                match event.take() {
+                match o.event.take() {
                     Some(event) => {
                         let outcome = OriginateOutcome {
                             response: packet,
@@ -801,7 +801,7 @@ impl Connection {
                         };
                         self.finish(seq, Ok(Outcome::Originate(outcome)));
                     }
-                    None => *r = Some(packet),
+                    None => o.response = Some(packet),
                 }
                 return;
             }
@@ -825,10 +825,10 @@ impl Connection {
                 self.finish(seq, Ok(Outcome::Command(out)));
             }
             Expect::AsyncOriginate => {
-                p.progress = Progress::Originate {
+                p.progress = Progress::Originate(Box::new(OriginateProgress {
                     response: Some(packet),
                     event: None,
-                };
+                }));
             }
             Expect::Logoff => {
                 let goodbye = status == Some(ResponseStatus::Goodbye);
@@ -838,10 +838,10 @@ impl Connection {
                 }
             }
             Expect::Normal if opens_list(&packet) => {
-                p.progress = Progress::List {
+                p.progress = Progress::List(Box::new(ListProgress {
                     response: packet,
                     items: Vec::new(),
-                };
+                }));
             }
             Expect::Normal => self.finish(seq, Ok(Outcome::Response(packet))),
         }
@@ -854,12 +854,12 @@ impl Connection {
         let is_originate_response =
             p.expect == Expect::AsyncOriginate && packet.is_event("OriginateResponse");
         match &mut p.progress {
-            Progress::List { .. } if closes_list(&packet) => {
-                let Progress::List { response, items } =
-                    std::mem::replace(&mut p.progress, Progress::Sent)
+            Progress::List(_) if closes_list(&packet) => {
+                let Progress::List(open) = std::mem::replace(&mut p.progress, Progress::Sent)
                 else {
                     return;
                 };
+                let ListProgress { response, items } = *open;
                 let list = ListOutcome {
                     response,
                     items,
@@ -867,7 +867,8 @@ impl Connection {
                 };
                 self.finish(seq, Ok(Outcome::List(list)));
             }
-            Progress::List { items, .. } => {
+            Progress::List(open) => {
+                let items = &mut open.items;
                 if p.silent {
                     return;
                 }
@@ -882,7 +883,7 @@ impl Connection {
                     });
                 } else if items.len() >= self.config.max_list_items {
                     let limit = self.config.max_list_items;
-                    items.clear();
+                    *items = Vec::new();
                     self.report(seq, Err(ActionError::ListTooLarge { limit }));
                     if let Some(p) = self.pending.get_mut(&seq) {
                         p.silent = true;
@@ -894,24 +895,23 @@ impl Connection {
             Progress::Sent if is_originate_response => {
                 // The originate thread can finish before the action's own
                 // response is written: keep the event until it arrives.
-                p.progress = Progress::Originate {
+                p.progress = Progress::Originate(Box::new(OriginateProgress {
                     response: None,
                     event: Some(packet),
-                };
+                }));
             }
-            Progress::Originate {
-                response,
-                event: None,
-            } if is_originate_response => match response.take() {
-                Some(response) => {
-                    let outcome = OriginateOutcome {
-                        response,
-                        event: packet,
-                    };
-                    self.finish(seq, Ok(Outcome::Originate(outcome)));
+            Progress::Originate(o) if o.event.is_none() && is_originate_response => {
+                match o.response.take() {
+                    Some(response) => {
+                        let outcome = OriginateOutcome {
+                            response,
+                            event: packet,
+                        };
+                        self.finish(seq, Ok(Outcome::Originate(outcome)));
+                    }
+                    None => self.events.push_back(Event::Unsolicited(packet)),
                 }
-                None => self.events.push_back(Event::Unsolicited(packet)),
-            },
+            }
             _ => self.events.push_back(Event::Unsolicited(packet)),
         }
     }
@@ -955,17 +955,19 @@ impl Connection {
         let Some(seq) = seq else {
             return self.events.push_back(Event::Skipped(error));
         };
-        let p = &self.pending[&seq];
+        let Some(p) = self.pending.get(&seq) else {
+            return self.events.push_back(Event::Skipped(error));
+        };
         if p.role != Role::User {
             return self.events.push_back(Event::Skipped(error));
         }
-        if matches!(p.progress, Progress::List { .. }) {
+        if matches!(p.progress, Progress::List(_)) {
             // Keep draining the rest of the list quietly.
             self.report(seq, Err(ActionError::Skipped(error)));
             if let Some(p) = self.pending.get_mut(&seq) {
                 p.silent = true;
-                if let Progress::List { items, .. } = &mut p.progress {
-                    items.clear();
+                if let Progress::List(list) = &mut p.progress {
+                    list.items = Vec::new();
                 }
             }
         } else {
@@ -1015,7 +1017,7 @@ impl Connection {
         if !matches!(self.state, State::Ready | State::Closing) {
             return;
         }
-        while let Some(&seq) = self.queue.front() {
+        while !self.queue.is_empty() {
             if self
                 .config
                 .max_in_flight
@@ -1023,14 +1025,16 @@ impl Connection {
             {
                 return;
             }
-            self.queue.pop_front();
+            let Some((seq, action)) = self.queue.pop_front() else {
+                return;
+            };
             let Some(p) = self.pending.get_mut(&seq) else {
                 continue;
             };
-            let Progress::Queued(action) = std::mem::replace(&mut p.progress, Progress::Sent)
-            else {
+            if !matches!(p.progress, Progress::Queued) {
                 continue;
-            };
+            }
+            p.progress = Progress::Sent;
             self.in_flight += 1;
             if let Err(e) = self.encode(&action, seq) {
                 // Validated when submitted; report rather than panic.
@@ -1055,7 +1059,7 @@ impl Connection {
             .pending
             .iter()
             .filter(|(_, p)| p.role == Role::User && !p.silent)
-            .map(|(&s, _)| s)
+            .map(|(s, _)| s)
             .collect();
         seqs.sort_unstable();
         for seq in seqs {

@@ -47,23 +47,33 @@ impl Expect {
     }
 }
 
-/// Where an action stands.
+/// Where an action stands. Kept small (list and originate state are boxed;
+/// a held action itself waits in the connection's queue) so that tracking
+/// an action moves few bytes.
 #[derive(Clone, Debug)]
 pub(crate) enum Progress {
     /// Held until login completes or the in-flight window opens.
-    Queued(Action),
+    Queued,
     /// Written; nothing back yet.
     Sent,
     /// A list is open: items so far.
-    List {
-        response: Packet,
-        items: Vec<Packet>,
-    },
+    List(Box<ListProgress>),
     /// An async originate: its response and its event, in either order.
-    Originate {
-        response: Option<Packet>,
-        event: Option<Packet>,
-    },
+    Originate(Box<OriginateProgress>),
+}
+
+/// An open list.
+#[derive(Clone, Debug)]
+pub(crate) struct ListProgress {
+    pub(crate) response: Packet,
+    pub(crate) items: Vec<Packet>,
+}
+
+/// An async originate's halves so far.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OriginateProgress {
+    pub(crate) response: Option<Packet>,
+    pub(crate) event: Option<Packet>,
 }
 
 /// One action the connection still tracks.
@@ -87,7 +97,7 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn is_written(&self) -> bool {
-        !matches!(self.progress, Progress::Queued(_))
+        !matches!(self.progress, Progress::Queued)
     }
 
     pub(crate) fn counts_in_window(&self) -> bool {
@@ -117,6 +127,73 @@ impl Hasher for SeqHasher {
 }
 
 pub(crate) type SeqMap<V> = HashMap<u64, V, BuildHasherDefault<SeqHasher>>;
+
+/// The actions a connection tracks, by sequence number.
+///
+/// Entries live in a slab whose slots are reused, and a small map takes a
+/// sequence number to its slot: inserting or finishing an action moves a
+/// few bytes in the map, never the (large) entry itself, and no allocation
+/// happens once the slab has grown to the peak number of pending actions.
+#[derive(Debug, Default)]
+pub(crate) struct PendingTable {
+    slots: Vec<Option<Pending>>,
+    free: Vec<u32>,
+    index: SeqMap<u32>,
+}
+
+impl PendingTable {
+    pub(crate) fn insert(&mut self, seq: u64, pending: Pending) {
+        if let Some(&slot) = self.index.get(&seq) {
+            self.slots[slot as usize] = Some(pending);
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(pending);
+                slot
+            }
+            None => {
+                self.slots.push(Some(pending));
+                // More than u32::MAX actions pending at once cannot be held
+                // in memory anyway.
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.index.insert(seq, slot);
+    }
+
+    pub(crate) fn get(&self, seq: &u64) -> Option<&Pending> {
+        let slot = *self.index.get(seq)?;
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, seq: &u64) -> Option<&mut Pending> {
+        let slot = *self.index.get(seq)?;
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    pub(crate) fn remove(&mut self, seq: &u64) -> Option<Pending> {
+        let slot = self.index.remove(seq)?;
+        self.free.push(slot);
+        self.slots.get_mut(slot as usize)?.take()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Pending> {
+        self.slots.iter().flatten()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &Pending)> {
+        self.index
+            .iter()
+            .filter_map(|(&seq, &slot)| Some((seq, self.slots.get(slot as usize)?.as_ref()?)))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.index.clear();
+    }
+}
 
 /// Generated `ActionID`s are `<prefix><decimal sequence number>`.
 pub(crate) struct IdBuf {

@@ -1,0 +1,338 @@
+//! Throughput of the connection state machine alone (no I/O), beside
+//! baselines measured in the same run on the same bytes:
+//!
+//! - `pings/decode_only`: [`amiproto::Decoder`] over the N ping responses —
+//!   the floor for reading them.
+//! - `pings/encode_decode`: N `Ping` actions encoded (ActionIDs formatted
+//!   beforehand) plus the decode above — the floor for a round trip.
+//! - `pings/connection`: a logged-in [`amiproto::Connection`]: submit N
+//!   pings, take the bytes to write, feed the N responses (as Asterisk
+//!   writes them, in 64 KiB chunks), collect the N outcomes.
+//! - `flood/decode_only`: the decoder over `13-event-flood.server.bin`
+//!   (banner skipped, repeated), in 64 KiB chunks.
+//! - `flood/connection`: the same bytes fed to a logged-in connection, every
+//!   packet taken out as an event.
+//!
+//! After criterion's reports the bench prints a summary: medians of
+//! interleaved passes, actions/s or events/s, ratios and heap allocations
+//! per action/event (counted by a global allocator in this binary).
+//!
+//! Run: `cargo bench -p amiproto --bench connection`. Under
+//! `cargo test --benches` it only checks that the workloads agree.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use amiproto::{Action, AuthMethod, Config, Connection, Decoder, Event, EventMask, Frame, State};
+use bytes::BytesMut;
+use criterion::{BatchSize, Criterion, Throughput};
+
+/// Counts every allocation (and reallocation) made by this process.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: defers to the system allocator; only adds a relaxed counter.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const FLOOD: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/asterisk-22.10.1/13-event-flood.server.bin"
+));
+
+const CHUNK: usize = 64 << 10;
+const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
+
+fn config() -> Config {
+    // Defaults (10 s action timeout, no window), plain login, events on.
+    Config::new("admin", "amp111")
+        .auth(AuthMethod::Plain)
+        .events(EventMask::On)
+}
+
+/// A logged-in connection with nothing pending and every event taken.
+fn ready(now: Instant) -> Connection {
+    let mut c = Connection::new(config(), now);
+    c.handle_input(now, BANNER);
+    while c.poll_transmit().is_some() {}
+    c.handle_input(
+        now,
+        b"Response: Success\r\nActionID: ami-0\r\nMessage: Authentication accepted\r\n\r\n",
+    );
+    assert_eq!(c.state(), State::Ready);
+    while c.poll_event().is_some() {}
+    c
+}
+
+/// The answers to pings `ami-1..=ami-n`, as Asterisk 22 writes them.
+fn ping_responses(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 90);
+    for i in 1..=n {
+        out.extend_from_slice(
+            format!(
+                "Response: Success\r\nActionID: ami-{i}\r\nPing: Pong\r\nTimestamp: 1795339413.494672\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    out
+}
+
+/// The flood capture without its banner, repeated `times`.
+fn flood(times: usize) -> Vec<u8> {
+    let body = &FLOOD[memchr::memchr(b'\n', FLOOD).expect("banner") + 1..];
+    body.repeat(times)
+}
+
+fn decode_only(bytes: &[u8]) -> u64 {
+    let mut dec = Decoder::new().banner_mode(amiproto::BannerMode::Absent);
+    let mut buf = BytesMut::with_capacity(CHUNK * 2);
+    let mut n = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        buf.extend_from_slice(chunk);
+        while let Some(f) = dec.decode(&mut buf).expect("decodes") {
+            if let Frame::Packet(p) = f {
+                black_box(&p);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn encode_decode(ids: &[String], responses: &[u8]) -> u64 {
+    let ping = Action::ping();
+    let mut out = BytesMut::with_capacity(ids.len() * 40);
+    for id in ids {
+        ping.encode(Some(id), &mut out).expect("encodes");
+    }
+    black_box(out.split().freeze());
+    decode_only(responses)
+}
+
+/// Submit `n` pings to `conn`, feed `responses`, collect the outcomes.
+fn round_trip(mut conn: Connection, now: Instant, n: usize, responses: &[u8]) -> u64 {
+    for _ in 0..n {
+        black_box(conn.send(Action::ping(), now).expect("send"));
+    }
+    while let Some(b) = conn.poll_transmit() {
+        black_box(b);
+    }
+    let mut done = 0;
+    for chunk in responses.chunks(CHUNK) {
+        conn.handle_input(now, chunk);
+        while let Some(e) = conn.poll_event() {
+            if let Event::Done { result, .. } = e {
+                black_box(result.expect("pong"));
+                done += 1;
+            }
+        }
+    }
+    done
+}
+
+fn events(mut conn: Connection, now: Instant, bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        conn.handle_input(now, chunk);
+        while let Some(e) = conn.poll_event() {
+            black_box(&e);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// One timed pass of a workload: its duration and item count.
+type Pass<'a> = &'a mut dyn FnMut() -> (Duration, u64);
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Medians of `rounds` interleaved passes of each workload, and
+/// allocations per item of one pass.
+fn interleaved(
+    rounds: usize,
+    items: u64,
+    workloads: &mut [(&str, Pass<'_>)],
+) -> Vec<(Duration, f64)> {
+    let k = workloads.len();
+    let mut times = vec![Vec::with_capacity(rounds); k];
+    for round in 0..rounds {
+        for j in 0..k {
+            let i = (round + j) % k;
+            let (t, n) = (workloads[i].1)();
+            assert_eq!(n, items, "{}", workloads[i].0);
+            times[i].push(t);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (_, f)) in workloads.iter_mut().enumerate() {
+        let before = ALLOCS.load(Ordering::Relaxed);
+        f();
+        let allocs = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / items as f64;
+        out.push((median(&mut times[i]), allocs));
+    }
+    out
+}
+
+fn main() {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let n: usize = if bench_mode { 10_000 } else { 200 };
+    let now = Instant::now();
+    let responses = ping_responses(n);
+    let ids: Vec<String> = (1..=n).map(|i| format!("ami-{i}")).collect();
+    let flood = flood(if bench_mode { 8 } else { 1 });
+    let flood_packets = decode_only(&flood);
+
+    assert_eq!(decode_only(&responses), n as u64);
+    assert_eq!(encode_decode(&ids, &responses), n as u64);
+    assert_eq!(round_trip(ready(now), now, n, &responses), n as u64);
+    assert_eq!(events(ready(now), now, &flood), flood_packets);
+    if !bench_mode {
+        println!("connection bench: test mode, workloads agree; run with `cargo bench`");
+        return;
+    }
+
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    {
+        let mut g = c.benchmark_group("pings");
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function("decode_only", |b| {
+            b.iter(|| decode_only(black_box(&responses)))
+        });
+        g.bench_function("encode_decode", |b| {
+            b.iter(|| encode_decode(black_box(&ids), black_box(&responses)))
+        });
+        g.bench_function("connection", |b| {
+            b.iter_batched(
+                || ready(now),
+                |conn| round_trip(conn, now, n, black_box(&responses)),
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("flood");
+        g.throughput(Throughput::Elements(flood_packets));
+        g.bench_function("decode_only", |b| b.iter(|| decode_only(black_box(&flood))));
+        g.bench_function("connection", |b| {
+            b.iter_batched(
+                || ready(now),
+                |conn| events(conn, now, black_box(&flood)),
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+    }
+    c.final_summary();
+    if std::env::args().any(|a| a == "--profile-time" || a == "--list") {
+        return;
+    }
+
+    const ROUNDS: usize = 31;
+    let timed = |f: &mut dyn FnMut() -> u64| {
+        let t = Instant::now();
+        let n = f();
+        (t.elapsed(), n)
+    };
+    let pings = interleaved(
+        ROUNDS,
+        n as u64,
+        &mut [
+            ("decode_only", &mut || {
+                timed(&mut || decode_only(black_box(&responses)))
+            }),
+            ("encode_decode", &mut || {
+                timed(&mut || encode_decode(black_box(&ids), black_box(&responses)))
+            }),
+            ("connection", &mut || {
+                let mut conn = Some(ready(now));
+                timed(&mut || round_trip(conn.take().expect("one pass"), now, n, &responses))
+            }),
+        ],
+    );
+    let floods = interleaved(
+        ROUNDS,
+        flood_packets,
+        &mut [
+            ("decode_only", &mut || {
+                timed(&mut || decode_only(black_box(&flood)))
+            }),
+            ("connection", &mut || {
+                let mut conn = Some(ready(now));
+                timed(&mut || events(conn.take().expect("one pass"), now, &flood))
+            }),
+        ],
+    );
+
+    println!();
+    println!(
+        "== connection summary: median of {ROUNDS} interleaved passes, {} KiB chunks ==",
+        CHUNK >> 10
+    );
+    println!(
+        "{:<22} {:>11} {:>14} {:>12}",
+        "workload", "median", "M items/s", "allocs/item"
+    );
+    let rows = [
+        ("pings/decode_only", pings[0], n as u64),
+        ("pings/encode_decode", pings[1], n as u64),
+        ("pings/connection", pings[2], n as u64),
+        ("flood/decode_only", floods[0], flood_packets),
+        ("flood/connection", floods[1], flood_packets),
+    ];
+    for (name, (t, allocs), items) in rows {
+        let s = t.as_secs_f64();
+        println!(
+            "{:<22} {:>8.3} ms {:>14.2} {:>12.2}",
+            name,
+            s * 1e3,
+            items as f64 / s / 1e6,
+            allocs
+        );
+    }
+    let rate = |t: Duration, items: u64| items as f64 / t.as_secs_f64();
+    let actions = rate(pings[2].0, n as u64);
+    let evs = rate(floods[1].0, flood_packets);
+    println!(
+        "actions/s = {:.2} M (target >= 5 M); connection / encode_decode = {:.2}x the baseline's time",
+        actions / 1e6,
+        pings[2].0.as_secs_f64() / pings[1].0.as_secs_f64()
+    );
+    println!(
+        "events/s  = {:.2} M (target >= 3 M); connection / decode_only = {:.2}x the baseline's time ({} packets: {} flood.server.bin bodies)",
+        evs / 1e6,
+        floods[1].0.as_secs_f64() / floods[0].0.as_secs_f64(),
+        flood_packets,
+        8
+    );
+}
