@@ -164,6 +164,11 @@ pub struct Decoder {
     banner: BannerMode,
     /// Bytes of the buffer already scanned for LF.
     scan: usize,
+    /// LF positions in `buf[scan..scan + nl_span]`, bit `i` for `scan + i`
+    /// (the block scanner's look-ahead; `nl_span <= 64`). Relative to
+    /// `scan`, so it stays valid when the buffer's front is consumed.
+    nl_bits: u64,
+    nl_span: usize,
     /// Offset of the current line's first byte.
     line_start: usize,
     fields: Vec<FieldIdx>,
@@ -180,6 +185,25 @@ impl Default for Decoder {
     fn default() -> Decoder {
         Decoder::new()
     }
+}
+
+/// Bit `i` set where `block[i]` is LF, eight bytes at a time (no `unsafe`
+/// here, so no SIMD intrinsics: a SWAR zero-byte test per word, then a
+/// multiply that gathers the eight flags into one byte).
+#[inline]
+fn lf_mask(block: &[u8; 64]) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut mask = 0u64;
+    for (i, w) in block.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ LFS;
+        // 0x80 exactly in the bytes of `x` that are zero (no false hits).
+        let zero = !(((x & LO7) + LO7) | x | LO7);
+        let bits = ((zero >> 7).wrapping_mul(GATHER)) >> 56;
+        mask |= bits << (8 * i);
+    }
+    mask
 }
 
 /// How many bytes of the unfinished line `buf[start..]` are content: all but
@@ -210,6 +234,8 @@ impl Decoder {
             limits,
             banner: BannerMode::Auto,
             scan: 0,
+            nl_bits: 0,
+            nl_span: 0,
             line_start: 0,
             fields: Vec::with_capacity(32),
             known: WellKnown::default(),
@@ -248,11 +274,9 @@ impl Decoder {
     /// greeting, which is reported as soon as it differs from a banner).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         loop {
-            let Some(off) = memchr::memchr(b'\n', &buf[self.scan..]) else {
+            let Some(nl) = self.next_newline(buf) else {
                 return self.need_more(buf).map(|()| None);
             };
-            let nl = self.scan + off;
-            self.scan = nl + 1;
             let crlf = nl > self.line_start && buf[nl - 1] == b'\r';
             let content_end = if crlf { nl - 1 } else { nl };
 
@@ -313,6 +337,8 @@ impl Decoder {
         let bytes = buf.len() + dropped.unwrap_or(0);
         buf.clear();
         self.reset();
+        self.nl_bits = 0;
+        self.nl_span = 0;
         self.skip = None;
         match dropped {
             None => Ok(None),
@@ -323,6 +349,45 @@ impl Decoder {
     /// Whether a packet has started but not finished.
     pub fn is_mid_packet(&self, buf: &BytesMut) -> bool {
         !buf.is_empty() || self.skip.is_some()
+    }
+
+    /// The next LF at or after `scan`, moving `scan` past it; `None` (with
+    /// `scan` at the end) when there is none yet.
+    ///
+    /// Whole 64-byte blocks are turned into a bit mask at once and the LFs
+    /// taken from it one by one: AMI lines are short (~25 bytes), and one
+    /// `memchr` call per line costs more than the line itself.
+    #[inline]
+    fn next_newline(&mut self, buf: &[u8]) -> Option<usize> {
+        loop {
+            if self.nl_bits != 0 {
+                let off = self.nl_bits.trailing_zeros() as usize;
+                let taken = off + 1;
+                self.nl_bits = self.nl_bits.checked_shr(taken as u32).unwrap_or(0);
+                self.nl_span -= taken;
+                let nl = self.scan + off;
+                self.scan = nl + 1;
+                return Some(nl);
+            }
+            self.scan += self.nl_span;
+            self.nl_span = 0;
+            let rest = &buf[self.scan..];
+            match rest.first_chunk::<64>() {
+                Some(block) => {
+                    self.nl_bits = lf_mask(block);
+                    self.nl_span = 64;
+                }
+                None => {
+                    let Some(off) = memchr::memchr(b'\n', rest) else {
+                        self.scan = buf.len();
+                        return None;
+                    };
+                    let nl = self.scan + off;
+                    self.scan = nl + 1;
+                    return Some(nl);
+                }
+            }
+        }
     }
 
     fn reset(&mut self) {
@@ -603,6 +668,32 @@ impl Skip {
             crossing_line: false,
             line_only: true,
             dropped: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_mask_matches_a_plain_scan() {
+        // Every byte value at every position, LFs around it.
+        for pos in 0..64 {
+            for b in 0..=255u8 {
+                let mut block = [b'\n'; 64];
+                for (i, x) in block.iter_mut().enumerate() {
+                    if i % 3 != 0 {
+                        *x = b.wrapping_add(i as u8);
+                    }
+                }
+                block[pos] = b;
+                let want = block
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, &x)| m | (u64::from(x == b'\n') << i));
+                assert_eq!(lf_mask(&block), want, "{block:?}");
+            }
         }
     }
 }
