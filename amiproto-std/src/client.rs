@@ -1,6 +1,7 @@
 //! The blocking client.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -19,6 +20,38 @@ use crate::transport::{is_would_block, Transport};
 /// Bytes of submitted actions held before [`Client::submit`] writes them
 /// out by itself (they also go out at every wait).
 const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// How many submits may pass before the core's output is moved to the
+/// write buffer and the threshold checked.
+const MOVE_EVERY: usize = 128;
+
+/// A cheap hasher for action handles (sequence numbers, not attacker
+/// controlled).
+#[derive(Default, Clone, Copy)]
+struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// Outcomes by handle: `None` while waiting. Boxed, so the table stays
+/// small however many actions are in flight.
+type Outcomes = HashMap<ActionHandle, Option<Box<ActionResult>>, BuildHasherDefault<SeqHasher>>;
+
+type ActionResult = Result<Outcome, ActionError>;
 
 /// A logged-in AMI connection, driven on the caller's thread.
 ///
@@ -43,10 +76,12 @@ pub struct Client {
     wbuf: Vec<u8>,
     wpos: usize,
     queue: Queue,
-    outcomes: HashMap<ActionHandle, Option<Result<Outcome, ActionError>>>,
+    outcomes: Outcomes,
     closed: Option<CloseReason>,
     read_timeout: Option<Duration>,
     write_stall: Duration,
+    /// Submits since the core's output was last moved to `wbuf`.
+    unmoved: usize,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -98,10 +133,11 @@ impl Client {
             wbuf: Vec::new(),
             wpos: 0,
             queue: Queue::new(events),
-            outcomes: HashMap::new(),
+            outcomes: Outcomes::default(),
             closed: None,
             read_timeout: Some(Duration::ZERO),
             write_stall,
+            unmoved: 0,
         };
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
@@ -178,10 +214,13 @@ impl Client {
         if tracked {
             self.outcomes.insert(handle, None);
         }
-        self.take_transmit();
         self.drain();
-        if self.wbuf.len() - self.wpos >= FLUSH_THRESHOLD {
-            self.flush_all();
+        self.unmoved += 1;
+        if self.unmoved >= MOVE_EVERY {
+            self.take_transmit();
+            if self.wbuf.len() - self.wpos >= FLUSH_THRESHOLD {
+                self.flush_all();
+            }
         }
         Ok(handle)
     }
@@ -195,7 +234,7 @@ impl Client {
                 Some(slot @ Some(_)) => {
                     let result = slot.take().expect("checked");
                     self.outcomes.remove(&handle);
-                    return result.map_err(Error::Action);
+                    return (*result).map_err(Error::Action);
                 }
                 Some(None) => {}
             }
@@ -214,7 +253,7 @@ impl Client {
         let slot = self.outcomes.get_mut(&handle)?;
         let result = slot.take()?;
         self.outcomes.remove(&handle);
-        Some(result.map_err(Error::Action))
+        Some((*result).map_err(Error::Action))
     }
 
     /// Drop interest in `handle`: no outcome will be kept, a held action is
@@ -459,6 +498,7 @@ impl Client {
 
     /// Move the core's pending bytes into the write buffer.
     fn take_transmit(&mut self) {
+        self.unmoved = 0;
         if let Some(bytes) = self.conn.poll_transmit() {
             if self.wpos == self.wbuf.len() {
                 self.wbuf.clear();
@@ -507,7 +547,42 @@ impl Client {
         }
     }
 
+    /// The socket takes no more bytes: read whatever has arrived (the
+    /// server may be blocked writing to us) without waiting; if nothing
+    /// has, wait for input at most one write stall.
     fn stalled_read(&mut self) {
+        if self.io.tcp().set_nonblocking(true).is_ok() {
+            let mut got = false;
+            loop {
+                match self.io.read(&mut self.read_buf) {
+                    Ok(0) => {
+                        self.conn.handle_eof(Instant::now());
+                        got = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        self.conn.handle_input(Instant::now(), &self.read_buf[..n]);
+                        got = true;
+                        if n < self.read_buf.len() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if is_would_block(&e) => break,
+                    Err(e) => {
+                        self.conn
+                            .abort(ConnectionError::Transport(format!("read: {e}")));
+                        got = true;
+                        break;
+                    }
+                }
+            }
+            let _ = self.io.tcp().set_nonblocking(false);
+            if got {
+                self.drain();
+                return;
+            }
+        }
         self.read_once(Some(self.write_stall));
         self.drain();
     }
@@ -526,7 +601,7 @@ impl Client {
             match event {
                 Event::Done { handle, result } => {
                     if let Some(slot) = self.outcomes.get_mut(&handle) {
-                        *slot = Some(result);
+                        *slot = Some(Box::new(result));
                     }
                 }
                 Event::Unsolicited(p) => self.queue.push(EventItem::Event(p)),

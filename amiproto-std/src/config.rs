@@ -38,7 +38,8 @@ pub struct ClientConfig {
     /// Size of the read buffer (bytes per `read` call). Default 64 KiB.
     pub read_buffer: usize,
     /// How long one blocked `write` may wait before the client turns to
-    /// reading instead. Default 10 ms.
+    /// reading instead (and how long it then waits for input before trying
+    /// the write again). Default 1 ms.
     pub write_stall: Duration,
     /// Which certificates to trust for `amis://`.
     #[cfg(feature = "tls")]
@@ -54,7 +55,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             events: Overflow::default(),
             read_buffer: 64 * 1024,
-            write_stall: Duration::from_millis(10),
+            write_stall: Duration::from_millis(1),
             #[cfg(feature = "tls")]
             tls: TlsConfig::default(),
         }

@@ -41,14 +41,16 @@
 //! extra dependency.
 //!
 //! Writing never starves reading. Submitted actions are buffered and written
-//! with a short socket write timeout ([`ClientConfig::write_stall`], 10 ms):
-//! when the socket does not take more bytes in that time — the server is
-//! itself blocked writing answers we have not read — the client reads for a
-//! moment, feeds the core, and tries again. A pipeline of any size
+//! with a short socket write timeout ([`ClientConfig::write_stall`], 1 ms):
+//! when the socket does not take more bytes in that time — the server may be
+//! blocked writing answers we have not read — the client switches the socket
+//! to non-blocking for a moment, reads everything that has arrived, feeds
+//! the core, and tries the write again (waiting for input at most one more
+//! stall when nothing had arrived). A pipeline of any size
 //! ([`Client::send_all`], or [`Client::submit`] then [`Client::wait`])
 //! therefore cannot deadlock against a server that answers while we write,
 //! and Asterisk (which drops a client that leaves its writes blocked for
-//! 100 ms) sees us read at least every few tens of milliseconds. Over TLS the
+//! 100 ms) sees us read within a few milliseconds. Over TLS the
 //! rustls connection is driven by hand (`read_tls`/`write_tls` on the
 //! rustls `StreamOwned` parts) so that a read never waits for pending
 //! TLS records to be written.
