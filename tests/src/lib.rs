@@ -1,1 +1,291 @@
-//! placeholder
+//! # amiproto-testkit — a simulated Asterisk for testing AMI clients
+//!
+//! [`Simulator`] is a loopback AMI server (tokio) that answers like the
+//! Asterisk 22.10.1 recorded in `tests/data/asterisk-22.10.1`, byte for byte
+//! where it matters: banner, header order and spelling of the common
+//! responses, `Key: ` for empty values, CRLF, in-order responses.
+//! [`SimConfig::legacy`] answers like Asterisk 13 (`Response: Follows`
+//! command output). [`BlockingSimulator`] runs one on its own thread for
+//! blocking clients.
+//!
+//! ```
+//! use amiproto_testkit::{SimConfig, Simulator};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! let mut s = tokio::net::TcpStream::connect(sim.addr()).await?;
+//! s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n")
+//!     .await?;
+//! let mut buf = vec![0; 4096];
+//! let mut got = Vec::new();
+//! while !got.ends_with(b"accepted\r\n\r\n") {
+//!     let n = s.read(&mut buf).await?;
+//!     got.extend_from_slice(&buf[..n]);
+//! }
+//! assert!(got.starts_with(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\n"));
+//! assert_eq!(sim.received()[0].get_str("Username"), Some("admin"));
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What it simulates: plaintext and MD5 login (users with read/write
+//! classes), `Permission denied`, event masks (`Events:` on login and the
+//! `Events` action) and `Filter`; `Ping`, `Command` (canned output),
+//! `Getvar`/`Setvar`, `UserEvent`, `CoreSettings`, `CoreStatus`;
+//! `Originate` of `Local/` channels (sync and async) with the events of a
+//! real call; `CoreShowChannels`, `Status`, `QueueStatus` and regex `Hangup`
+//! lists; Asterisk's input limits (1022-byte lines, 128 lines, missing
+//! `Action`); event floods; capture replay; faults ([`Faults`]); restart on
+//! the same port; TLS (feature `tls`).
+//!
+//! What it does not: real media, dialplan execution, SIP/PJSIP, agents
+//! answering queue calls, AGI, the many actions not listed above (they get
+//! `Invalid/unknown command`), event ordering races between sessions.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod actions;
+mod blocking;
+mod classes;
+mod clock;
+mod config;
+mod filter;
+mod flood;
+mod input;
+mod pbx;
+mod server;
+mod wire;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use amiproto::Packet;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use blocking::BlockingSimulator;
+pub use config::{CallOutcome, Faults, QueueConfig, QueueMember, Replay, SimConfig, User};
+
+use server::{lock, Acceptor, Out, Shared};
+
+/// A running simulated Asterisk. Dropping it stops it (abruptly);
+/// [`Simulator::shutdown`] stops it and waits for every task.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Mutex<Option<JoinHandle<()>>>,
+    tls: Acceptor,
+    #[cfg(feature = "tls")]
+    cert_der: Vec<u8>,
+}
+
+impl Simulator {
+    /// Bind (`127.0.0.1:0` by default) and start serving.
+    pub async fn start(config: SimConfig) -> io::Result<Simulator> {
+        #[cfg(feature = "tls")]
+        let (tls, cert_der) = if config.tls {
+            let (acc, der) = make_tls()?;
+            (Some(acc), der)
+        } else {
+            (None, Vec::new())
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Acceptor = None;
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        *lock(&shared.local) = addr;
+        let accept = tokio::spawn(server::accept_loop(listener, shared.clone(), tls.clone()));
+        Ok(Simulator {
+            shared,
+            addr,
+            accept: Mutex::new(Some(accept)),
+            tls,
+            #[cfg(feature = "tls")]
+            cert_der,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ami://admin:amp111@127.0.0.1:PORT` (`amis://` with TLS): the first
+    /// configured user.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "amis" } else { "ami" };
+        match self.shared.cfg.users.first() {
+            Some(u) => format!("{scheme}://{}:{}@{}", u.username, u.secret, self.addr),
+            None => format!("{scheme}://{}", self.addr),
+        }
+    }
+
+    /// Deliver `packet` to every logged-in session whose event mask, read
+    /// classes (from the packet's `Privilege:`) and filters let it through.
+    pub fn push_event(&self, packet: Packet) {
+        self.shared.publish(wire::SimEvent::from_packet(packet));
+    }
+
+    /// Write raw bytes to every connected session, logged in or not
+    /// (garbage, oversized or truncated packets).
+    pub fn push_raw(&self, bytes: impl Into<Bytes>) {
+        self.shared.publish_raw(bytes.into());
+    }
+
+    /// Send `count` generated events (`Event: UserEvent`, `UserEvent: Flood`,
+    /// `Seq:` from 0, class `user`) to every logged-in session that accepts
+    /// them, at `rate_per_sec` or as fast as each client reads when `None`.
+    /// Responses to actions are still written between batches. Returns the
+    /// number of sessions flooded.
+    pub fn flood(&self, count: u64, rate_per_sec: Option<u64>) -> usize {
+        let job = flood::FloodJob::new(count, rate_per_sec);
+        let sample = flood::event(0);
+        let mut n = 0;
+        for link in lock(&self.shared.sessions).iter() {
+            if lock(&link.st).wants(classes::USER, &sample) {
+                let _ = link.tx.send(Out::Flood(job.clone()));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Every packet received from clients so far (all sessions, in order of
+    /// arrival), as sent.
+    pub fn received(&self) -> Vec<Packet> {
+        lock(&self.shared.received).clone()
+    }
+
+    /// Forget the packets received so far.
+    pub fn clear_received(&self) {
+        lock(&self.shared.received).clear();
+    }
+
+    /// Client connections open now.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Change the faults applied from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    /// Names of the channels up now.
+    pub fn channels(&self) -> Vec<String> {
+        lock(&self.shared.pbx)
+            .channels
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// Drop every client and listen again on the same port (calls in
+    /// progress go on).
+    pub async fn restart(&self) -> io::Result<()> {
+        self.stop_listening().await;
+        self.drop_clients().await;
+        let listener = bind_again(self.addr).await?;
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            self.shared.clone(),
+            self.tls.clone(),
+        ));
+        *lock(&self.accept) = Some(task);
+        Ok(())
+    }
+
+    /// Stop accepting: new connections are refused until
+    /// [`Simulator::restart`]. Open sessions go on.
+    pub async fn stop_listening(&self) {
+        let task = lock(&self.accept).take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    /// Close every client connection at once (mid-packet if need be).
+    pub async fn drop_clients(&self) {
+        let mut set = std::mem::take(&mut *lock(&self.shared.session_tasks));
+        set.shutdown().await;
+        lock(&self.shared.sessions).clear();
+    }
+
+    /// Stop listening, close every connection, end every call; returns once
+    /// no task of the simulator is left.
+    pub async fn shutdown(&self) {
+        self.stop_listening().await;
+        self.drop_clients().await;
+        let mut calls = std::mem::take(&mut *lock(&self.shared.call_tasks));
+        calls.shutdown().await;
+    }
+
+    /// The self-signed certificate (DER) served with TLS; empty without.
+    #[cfg(feature = "tls")]
+    pub fn tls_cert_der(&self) -> Vec<u8> {
+        self.cert_der.clone()
+    }
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(t) = lock(&self.accept).take() {
+            t.abort();
+        }
+        lock(&self.shared.session_tasks).abort_all();
+        lock(&self.shared.call_tasks).abort_all();
+    }
+}
+
+/// Bind `addr` again, retrying briefly while the old socket goes away.
+async fn bind_again(addr: SocketAddr) -> io::Result<TcpListener> {
+    let mut last = None;
+    for _ in 0..50 {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("bind failed")))
+}
+
+#[cfg(feature = "tls")]
+fn make_tls() -> io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .map_err(io::Error::other)?;
+    let der = ck.cert.der().to_vec();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone().into()], key)
+        .map_err(io::Error::other)?;
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(cfg)), der))
+}

@@ -1,0 +1,370 @@
+//! What the simulated Asterisk is configured with.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+/// A manager user (`manager.conf` section): name, secret and its read and
+/// write classes as Asterisk spells them (`all`, `system,call`, …).
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name (matched case-insensitively, like Asterisk).
+    pub username: String,
+    /// Secret for plaintext and MD5 challenge login.
+    pub secret: String,
+    /// Classes of events the user may read (`read =`).
+    pub read: String,
+    /// Classes of actions the user may run (`write =`).
+    pub write: String,
+}
+
+impl User {
+    /// A user with every read and write class.
+    pub fn new(username: impl Into<String>, secret: impl Into<String>) -> User {
+        User {
+            username: username.into(),
+            secret: secret.into(),
+            read: "all".into(),
+            write: "all".into(),
+        }
+    }
+
+    /// Set the read classes (`system,call`…).
+    pub fn read(mut self, classes: impl Into<String>) -> User {
+        self.read = classes.into();
+        self
+    }
+
+    /// Set the write classes.
+    pub fn write(mut self, classes: impl Into<String>) -> User {
+        self.write = classes.into();
+        self
+    }
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("secret", &"<redacted>")
+            .field("read", &self.read)
+            .field("write", &self.write)
+            .finish()
+    }
+}
+
+/// What happens to a call originated to `Local/<exten>@<context>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The far end answers (after [`SimConfig::ring_time`]); `OriginateResponse`
+    /// `Reason: 4`.
+    Answer,
+    /// The far end is busy: `Reason: 5`, `DialStatus: BUSY`.
+    Busy,
+    /// Nobody answers before the originate's `Timeout` (30 s by default):
+    /// `Reason: 3`, `DialStatus: NOANSWER`.
+    NoAnswer,
+    /// The extension does not exist: both halves hang up at once, `Reason: 0`.
+    NoSuchExtension,
+    /// Answered, and the callee half waits in this queue (listed by
+    /// `QueueStatus` as a `QueueEntry`).
+    Queue(String),
+}
+
+/// A member of a simulated queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMember {
+    /// `Name:` (`Agent One`).
+    pub name: String,
+    /// `Location:` (`Local/400@ami-test/n`).
+    pub location: String,
+    /// `StateInterface:`.
+    pub state_interface: String,
+}
+
+/// A simulated queue (`queues.conf` section).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Queue name.
+    pub name: String,
+    /// `Strategy:` (`ringall`, `leastrecent`…).
+    pub strategy: String,
+    /// Static members.
+    pub members: Vec<QueueMember>,
+}
+
+/// Faults the simulator applies to every session, changeable while it runs
+/// with [`crate::Simulator::set_faults`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Close each connection once this many bytes were written to it
+    /// (counted from its first byte, banner included), cutting the last
+    /// write short: the client sees a truncated packet.
+    pub close_after_bytes: Option<u64>,
+    /// Wait this long before answering each action.
+    pub response_delay: Option<Duration>,
+    /// Asterisk's write timeout (`writetimeout`, 100 ms by default in
+    /// `manager.conf`): a session whose client does not take a write within
+    /// this time is dropped, possibly mid-packet. `None` (the default): wait
+    /// forever, so paused-time tests cannot trip it.
+    pub write_timeout: Option<Duration>,
+    /// Accept connections and close them at once, before the banner (what
+    /// Asterisk does over its unauthenticated-session limit).
+    pub close_before_banner: bool,
+    /// Write nothing while set (a hung server: the socket stays open and
+    /// actions are read, but no byte goes out until it is cleared).
+    pub stall: bool,
+}
+
+/// Replay mode: every connection is served the bytes of a capture instead of
+/// a simulated session (the client's bytes are read, recorded, and ignored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// The bytes to serve (a `*.server.bin` capture, banner included).
+    pub bytes: Bytes,
+    /// Write in pieces of this many bytes (`None`: all at once).
+    pub chunk_size: Option<usize>,
+    /// Wait this long between pieces (tokio time).
+    pub pace: Option<Duration>,
+    /// Close the connection after the last byte (`true` by default);
+    /// otherwise keep it open until the client leaves.
+    pub close_at_end: bool,
+}
+
+impl Replay {
+    /// Serve `bytes` in one write, then close.
+    pub fn new(bytes: impl Into<Bytes>) -> Replay {
+        Replay {
+            bytes: bytes.into(),
+            chunk_size: None,
+            pace: None,
+            close_at_end: true,
+        }
+    }
+
+    /// Write in pieces of `n` bytes (at least 1).
+    pub fn chunk_size(mut self, n: usize) -> Replay {
+        self.chunk_size = Some(n.max(1));
+        self
+    }
+
+    /// Wait `every` between pieces.
+    pub fn pace(mut self, every: Duration) -> Replay {
+        self.pace = Some(every);
+        self
+    }
+
+    /// Keep the connection open after the last byte.
+    pub fn keep_open(mut self) -> Replay {
+        self.close_at_end = false;
+        self
+    }
+}
+
+/// Everything the simulated Asterisk is started with.
+///
+/// [`SimConfig::default`] behaves like the Asterisk 22.10.1 of the captures
+/// in `tests/data/asterisk-22.10.1` (user `admin` / `amp111`);
+/// [`SimConfig::legacy`] like the Asterisk 13 of `tests/data/asterisk-13.38.3`.
+/// Fields are public; the builder methods are shortcuts.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub bind: SocketAddr,
+    /// The AMI version of the banner, `11.0.0` by default. A version below 3
+    /// (such as `2.10.6`) switches `Command` to the `Response: Follows` raw
+    /// output of Asterisk ≤ 13.
+    pub ami_version: String,
+    /// The Asterisk version (`CoreSettings`, `core show version`).
+    pub asterisk_version: String,
+    /// `SystemName:` of `CoreSettings` (empty by default, like the captures).
+    pub system_name: String,
+    /// Manager users: `admin`/`amp111` (all classes) and `limited`/`amp111`
+    /// (read and write `system` only) by default.
+    pub users: Vec<User>,
+    /// How long a failed login waits before `Authentication failed` and the
+    /// close (Asterisk: 1 s; tests usually set it near zero).
+    pub auth_failure_delay: Duration,
+    /// An unauthenticated connection is closed silently after this long
+    /// (`authtimeout`, 30 s).
+    pub auth_timeout: Duration,
+    /// Canned CLI output for `Command`, by command line; LF-separated text.
+    /// `core show channels` and `core show calls` are generated from the
+    /// simulated channels unless given here.
+    pub commands: BTreeMap<String, String>,
+    /// Global variables (`Getvar`/`Setvar` without `Channel`);
+    /// `TESTGLOBAL=hello` by default, like the captures.
+    pub globals: BTreeMap<String, String>,
+    /// Call outcome by extension (`Local/<exten>@…`); `999` is busy, `600`
+    /// does not answer, `55555` does not exist and `301` waits in queue
+    /// `emptyq` by default.
+    pub call_outcomes: BTreeMap<String, CallOutcome>,
+    /// The outcome of an extension not in [`SimConfig::call_outcomes`].
+    pub default_outcome: CallOutcome,
+    /// Ringing time before an answer or a busy signal (0 by default).
+    pub ring_time: Duration,
+    /// How long an answered call stays up unless it runs `Wait` with a
+    /// number of seconds or is hung up; 30 s by default.
+    pub call_duration: Duration,
+    /// Simulated queues: `testq` (one member) and `emptyq` by default.
+    pub queues: Vec<QueueConfig>,
+    /// Queue rules for `QueueRule`: name and its `Rule:` values.
+    pub queue_rules: Vec<(String, Vec<String>)>,
+    /// Wall-clock time at start (`None`: now). Timestamps move with tokio's
+    /// clock, so a fixed start and paused time give repeatable output.
+    pub start_time: Option<SystemTime>,
+    /// Seed of the challenge and bridge-id generator.
+    pub seed: u64,
+    /// Faults in force from the start.
+    pub faults: Faults,
+    /// Serve a capture instead of simulating (see [`Replay`]).
+    pub replay: Option<Replay>,
+    /// Serve TLS (implicit, like port 5039) with a self-signed certificate
+    /// made at start; see [`crate::Simulator::tls_cert_der`].
+    #[cfg(feature = "tls")]
+    pub tls: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        let commands = [(
+            "core show version",
+            "Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-22 09:00:52 UTC\n",
+        )]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let call_outcomes = [
+            ("999", CallOutcome::Busy),
+            ("600", CallOutcome::NoAnswer),
+            ("55555", CallOutcome::NoSuchExtension),
+            ("301", CallOutcome::Queue("emptyq".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        SimConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ami_version: "11.0.0".into(),
+            asterisk_version: "22.10.1".into(),
+            system_name: String::new(),
+            users: vec![
+                User::new("admin", "amp111"),
+                User::new("limited", "amp111")
+                    .read("system")
+                    .write("system"),
+            ],
+            auth_failure_delay: Duration::from_secs(1),
+            auth_timeout: Duration::from_secs(30),
+            commands,
+            globals: [("TESTGLOBAL".to_owned(), "hello".to_owned())].into(),
+            call_outcomes,
+            default_outcome: CallOutcome::Answer,
+            ring_time: Duration::ZERO,
+            call_duration: Duration::from_secs(30),
+            queues: vec![
+                QueueConfig {
+                    name: "testq".into(),
+                    strategy: "ringall".into(),
+                    members: vec![QueueMember {
+                        name: "Agent One".into(),
+                        location: "Local/400@ami-test/n".into(),
+                        state_interface: "Local/400@ami-test".into(),
+                    }],
+                },
+                QueueConfig {
+                    name: "emptyq".into(),
+                    strategy: "leastrecent".into(),
+                    members: Vec::new(),
+                },
+            ],
+            queue_rules: vec![
+                (
+                    "testrule".into(),
+                    vec!["10,+2,+0".into(), "20,+4,+1".into(), "30,10,5".into()],
+                ),
+                ("otherrule".into(), vec!["60,-1,0".into()]),
+            ],
+            start_time: None,
+            seed: 0x5eed_a5e7_15c0_ffee,
+            faults: Faults::default(),
+            replay: None,
+            #[cfg(feature = "tls")]
+            tls: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Asterisk 13.38.3 (AMI `2.10.6`): `Command` answers with
+    /// `Response: Follows` and raw text ending in `--END COMMAND--`.
+    pub fn legacy() -> SimConfig {
+        let mut c = SimConfig::default().ami_version("2.10.6");
+        c.asterisk_version = "13.38.3".into();
+        c.commands.insert(
+            "core show version".into(),
+            "Asterisk 13.38.3 built by root @ vm on a x86_64 running Linux on 2026-11-22 10:23:27 UTC\n"
+                .into(),
+        );
+        c
+    }
+
+    /// Set the banner's AMI version.
+    pub fn ami_version(mut self, version: impl Into<String>) -> SimConfig {
+        self.ami_version = version.into();
+        self
+    }
+
+    /// Add a user (or replace one of the same name).
+    pub fn user(mut self, user: User) -> SimConfig {
+        self.users
+            .retain(|u| !u.username.eq_ignore_ascii_case(&user.username));
+        self.users.push(user);
+        self
+    }
+
+    /// Set the delay before a failed login is answered.
+    pub fn auth_failure_delay(mut self, delay: Duration) -> SimConfig {
+        self.auth_failure_delay = delay;
+        self
+    }
+
+    /// Add a canned CLI command output.
+    pub fn command(mut self, command: impl Into<String>, output: impl Into<String>) -> SimConfig {
+        self.commands.insert(command.into(), output.into());
+        self
+    }
+
+    /// Set the outcome of calls to `exten`.
+    pub fn call_outcome(mut self, exten: impl Into<String>, outcome: CallOutcome) -> SimConfig {
+        self.call_outcomes.insert(exten.into(), outcome);
+        self
+    }
+
+    /// Set how long answered calls stay up.
+    pub fn call_duration(mut self, duration: Duration) -> SimConfig {
+        self.call_duration = duration;
+        self
+    }
+
+    /// Set the faults in force from the start.
+    pub fn faults(mut self, faults: Faults) -> SimConfig {
+        self.faults = faults;
+        self
+    }
+
+    /// Serve a capture instead of simulating.
+    pub fn replay(mut self, replay: Replay) -> SimConfig {
+        self.replay = Some(replay);
+        self
+    }
+
+    /// Serve over TLS with a self-signed certificate.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> SimConfig {
+        self.tls = true;
+        self
+    }
+}
