@@ -5,9 +5,13 @@
 //!   the floor for reading them.
 //! - `pings/encode_decode`: N `Ping` actions encoded (ActionIDs formatted
 //!   beforehand) plus the decode above — the floor for a round trip.
-//! - `pings/connection`: a logged-in [`amiproto::Connection`]: submit N
-//!   pings, take the bytes to write, feed the N responses (as Asterisk
-//!   writes them, in 64 KiB chunks), collect the N outcomes.
+//! - `pings/connection`: a logged-in [`amiproto::Connection`] that has
+//!   already done one such round (as a long-lived connection has: buffers
+//!   and tables at working size): submit N pings, take the bytes to write,
+//!   feed the N responses (as Asterisk writes them, in 64 KiB chunks),
+//!   collect the N outcomes.
+//! - `pings/connection_cold`: the same on a connection that just logged in
+//!   (every buffer and table grows during the pass).
 //! - `flood/decode_only`: the decoder over `13-event-flood.server.bin`
 //!   (banner skipped, repeated), in 64 KiB chunks.
 //! - `flood/connection`: the same bytes fed to a logged-in connection, every
@@ -85,10 +89,11 @@ fn ready(now: Instant) -> Connection {
     c
 }
 
-/// The answers to pings `ami-1..=ami-n`, as Asterisk 22 writes them.
-fn ping_responses(n: usize) -> Vec<u8> {
+/// The answers to pings `ami-first..ami-(first + n)`, as Asterisk 22
+/// writes them.
+fn ping_responses(first: usize, n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 90);
-    for i in 1..=n {
+    for i in first..first + n {
         out.extend_from_slice(
             format!(
                 "Response: Success\r\nActionID: ami-{i}\r\nPing: Pong\r\nTimestamp: 1795339413.494672\r\n\r\n"
@@ -131,8 +136,17 @@ fn encode_decode(ids: &[String], responses: &[u8]) -> u64 {
     decode_only(responses)
 }
 
+/// A logged-in connection that has already done one round trip of `n`
+/// pings (`ami-1..=ami-n`): its buffers and tables are at their working
+/// size, as on a long-lived connection. The next pings are `ami-(n+1)…`.
+fn warm(now: Instant, n: usize, responses: &[u8]) -> Connection {
+    let mut c = ready(now);
+    assert_eq!(round_trip(&mut c, now, n, responses), n as u64);
+    c
+}
+
 /// Submit `n` pings to `conn`, feed `responses`, collect the outcomes.
-fn round_trip(mut conn: Connection, now: Instant, n: usize, responses: &[u8]) -> u64 {
+fn round_trip(conn: &mut Connection, now: Instant, n: usize, responses: &[u8]) -> u64 {
     for _ in 0..n {
         black_box(conn.send(Action::ping(), now).expect("send"));
     }
@@ -164,8 +178,9 @@ fn events(mut conn: Connection, now: Instant, bytes: &[u8]) -> u64 {
     n
 }
 
-/// One timed pass of a workload: its duration and item count.
-type Pass<'a> = &'a mut dyn FnMut() -> (Duration, u64);
+/// One pass of a workload (setup untimed): its duration, item count and
+/// heap allocations during the timed part.
+type Pass<'a> = &'a mut dyn FnMut() -> (Duration, u64, u64);
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort_unstable();
@@ -173,7 +188,7 @@ fn median(v: &mut [Duration]) -> Duration {
 }
 
 /// Medians of `rounds` interleaved passes of each workload, and
-/// allocations per item of one pass.
+/// allocations per item (median pass).
 fn interleaved(
     rounds: usize,
     items: u64,
@@ -181,36 +196,42 @@ fn interleaved(
 ) -> Vec<(Duration, f64)> {
     let k = workloads.len();
     let mut times = vec![Vec::with_capacity(rounds); k];
+    let mut allocs = vec![Vec::with_capacity(rounds); k];
     for round in 0..rounds {
         for j in 0..k {
             let i = (round + j) % k;
-            let (t, n) = (workloads[i].1)();
+            let (t, n, a) = (workloads[i].1)();
             assert_eq!(n, items, "{}", workloads[i].0);
             times[i].push(t);
+            allocs[i].push(a);
         }
     }
-    let mut out = Vec::new();
-    for (i, (_, f)) in workloads.iter_mut().enumerate() {
-        let before = ALLOCS.load(Ordering::Relaxed);
-        f();
-        let allocs = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / items as f64;
-        out.push((median(&mut times[i]), allocs));
-    }
-    out
+    (0..k)
+        .map(|i| {
+            allocs[i].sort_unstable();
+            let a = allocs[i][rounds / 2] as f64 / items as f64;
+            (median(&mut times[i]), a)
+        })
+        .collect()
 }
 
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let n: usize = if bench_mode { 10_000 } else { 200 };
     let now = Instant::now();
-    let responses = ping_responses(n);
-    let ids: Vec<String> = (1..=n).map(|i| format!("ami-{i}")).collect();
+    let first = ping_responses(1, n);
+    let responses = ping_responses(n + 1, n);
+    let ids: Vec<String> = (n + 1..=2 * n).map(|i| format!("ami-{i}")).collect();
     let flood = flood(if bench_mode { 8 } else { 1 });
     let flood_packets = decode_only(&flood);
 
     assert_eq!(decode_only(&responses), n as u64);
     assert_eq!(encode_decode(&ids, &responses), n as u64);
-    assert_eq!(round_trip(ready(now), now, n, &responses), n as u64);
+    assert_eq!(
+        round_trip(&mut warm(now, n, &first), now, n, &responses),
+        n as u64
+    );
+    assert_eq!(round_trip(&mut ready(now), now, n, &first), n as u64);
     assert_eq!(events(ready(now), now, &flood), flood_packets);
     if !bench_mode {
         println!("connection bench: test mode, workloads agree; run with `cargo bench`");
@@ -233,8 +254,15 @@ fn main() {
         });
         g.bench_function("connection", |b| {
             b.iter_batched(
+                || warm(now, n, &first),
+                |mut conn| round_trip(&mut conn, now, n, black_box(&responses)),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function("connection_cold", |b| {
+            b.iter_batched(
                 || ready(now),
-                |conn| round_trip(conn, now, n, black_box(&responses)),
+                |mut conn| round_trip(&mut conn, now, n, black_box(&first)),
                 BatchSize::LargeInput,
             )
         });
@@ -260,9 +288,11 @@ fn main() {
 
     const ROUNDS: usize = 31;
     let timed = |f: &mut dyn FnMut() -> u64| {
+        let a = ALLOCS.load(Ordering::Relaxed);
         let t = Instant::now();
         let n = f();
-        (t.elapsed(), n)
+        let t = t.elapsed();
+        (t, n, ALLOCS.load(Ordering::Relaxed) - a)
     };
     let pings = interleaved(
         ROUNDS,
@@ -275,8 +305,12 @@ fn main() {
                 timed(&mut || encode_decode(black_box(&ids), black_box(&responses)))
             }),
             ("connection", &mut || {
-                let mut conn = Some(ready(now));
-                timed(&mut || round_trip(conn.take().expect("one pass"), now, n, &responses))
+                let mut conn = warm(now, n, &first);
+                timed(&mut || round_trip(&mut conn, now, n, &responses))
+            }),
+            ("connection_cold", &mut || {
+                let mut conn = ready(now);
+                timed(&mut || round_trip(&mut conn, now, n, &first))
             }),
         ],
     );
@@ -307,6 +341,7 @@ fn main() {
         ("pings/decode_only", pings[0], n as u64),
         ("pings/encode_decode", pings[1], n as u64),
         ("pings/connection", pings[2], n as u64),
+        ("pings/connection_cold", pings[3], n as u64),
         ("flood/decode_only", floods[0], flood_packets),
         ("flood/connection", floods[1], flood_packets),
     ];

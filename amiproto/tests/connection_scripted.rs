@@ -179,6 +179,19 @@ fn md5_login_key_and_no_secret_on_the_wire() {
 }
 
 #[test]
+fn secrets_never_show_in_debug_output() {
+    let mut conn = amiproto::Connection::new(plain(), std::time::Instant::now());
+    conn.handle_input(std::time::Instant::now(), BANNER);
+    // The login, with its Secret, waits to be written.
+    assert!(conn.has_transmit());
+    let shown = format!("{conn:?}");
+    assert!(!shown.contains("amp111"), "{shown}");
+    assert!(shown.contains("Authenticating"), "{shown}");
+    let wire = conn.poll_transmit().unwrap();
+    assert!(find(&wire, b"Secret: amp111").is_some());
+}
+
+#[test]
 fn md5_with_fallback_logs_in_plain_when_the_challenge_is_refused() {
     let cfg = plain().auth(AuthMethod::Md5WithFallback);
     let mut sim = Sim::new(cfg);

@@ -278,7 +278,6 @@ struct Liveness {
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
-#[derive(Debug)]
 pub struct Connection {
     config: Config,
     generation: u32,
@@ -298,6 +297,26 @@ pub struct Connection {
     banner: Option<Banner>,
     liveness: Liveness,
     close_reason: Option<CloseReason>,
+}
+
+/// Shows where the connection stands, never buffer contents: the bytes
+/// waiting to be written may hold the login's `Secret`.
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("config", &self.config)
+            .field("generation", &self.generation)
+            .field("state", &self.state)
+            .field("banner", &self.banner)
+            .field("pending", &self.pending_actions())
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight)
+            .field("to_write", &self.outbuf.len())
+            .field("unread", &self.inbuf.len())
+            .field("events", &self.events.len())
+            .field("close_reason", &self.close_reason)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
