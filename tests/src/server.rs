@@ -172,7 +172,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 pub(crate) type Acceptor = Option<tokio_rustls::TlsAcceptor>;
 /// Optional TLS acceptor (TLS disabled at build time).
 #[cfg(not(feature = "tls"))]
-pub(crate) type Acceptor = Option<std::convert::Infallible>;
+pub(crate) type Acceptor = Option<Arc<()>>;
 
 /// Accept connections until aborted.
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Acceptor) {
