@@ -1,0 +1,319 @@
+//! Cross-crate scenarios: the blocking std client against the simulated
+//! Asterisk (run on its own runtime thread; the client stays blocking).
+#![allow(clippy::result_large_err)]
+
+use std::time::{Duration, Instant};
+
+use amiproto::{Action, ActionError, CloseReason, ConnectionError, Packet};
+use amiproto_std::{Client, ClientConfig, Error, EventItem, Overflow};
+use amiproto_testkit::{BlockingSimulator, Faults, SimConfig, User};
+
+fn sim() -> BlockingSimulator {
+    BlockingSimulator::start(SimConfig::default().auth_failure_delay(Duration::ZERO)).unwrap()
+}
+
+fn config(url: &str, query: &str) -> ClientConfig {
+    ClientConfig::from_url(&format!("{url}?{query}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .map_config(|c| {
+            c.banner_timeout(Duration::from_secs(5))
+                .login_timeout(Duration::from_secs(5))
+                .action_timeout(Some(Duration::from_secs(20)))
+        })
+}
+
+fn user_event(name: &str) -> Packet {
+    Packet::builder()
+        .header("Event", "UserEvent")
+        .header("Privilege", "user,all")
+        .header("UserEvent", name)
+        .build()
+        .unwrap()
+}
+
+fn event_name(item: &EventItem) -> String {
+    item.packet()
+        .and_then(|p| p.get_str("Event"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn seq(item: &EventItem) -> u64 {
+    item.packet()
+        .and_then(|p| p.get_str("Seq"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a flood event: {item:?}"))
+}
+
+fn received(sim: &BlockingSimulator, action: &str) -> Vec<Packet> {
+    sim.received()
+        .into_iter()
+        .filter(|p| p.action().is_some_and(|a| a.eq_ignore_case(action)))
+        .collect()
+}
+
+#[test]
+fn std_login_plain_md5_and_failure() {
+    let sim = sim();
+    let c = Client::connect(config(&sim.url(), "auth=plain")).unwrap();
+    assert_eq!(c.state(), amiproto::State::Ready);
+    c.logoff().unwrap();
+    assert!(received(&sim, "Login")[0].get_str("Secret").is_some());
+
+    let c = Client::connect(config(&sim.url(), "auth=md5")).unwrap();
+    c.logoff().unwrap();
+    let md5 = received(&sim, "Login").pop().unwrap();
+    assert!(md5.get_str("Secret").is_none());
+    assert!(md5.get_str("Key").is_some());
+    assert_eq!(received(&sim, "Challenge").len(), 1);
+
+    let bad = sim.url().replace("amp111", "wrong");
+    let err = Client::connect(config(&bad, "auth=plain")).unwrap_err();
+    assert!(err.is_auth_failed(), "{err:?}");
+    assert_eq!(err.server_message(), Some("Authentication failed"));
+    let err = Client::connect(config(&bad, "auth=md5")).unwrap_err();
+    assert!(err.is_auth_failed(), "{err:?}");
+}
+
+#[test]
+fn std_limited_user_sees_only_its_classes() {
+    let sim = BlockingSimulator::start(
+        SimConfig::default().user(
+            User::new("limited", "amp111")
+                .read("system")
+                .write("system"),
+        ),
+    )
+    .unwrap();
+    let url = sim.url().replace("admin:", "limited:");
+    let mut c = Client::connect(config(&url, "auth=plain")).unwrap();
+    let first = c.next_event(Some(Duration::from_secs(5))).unwrap().unwrap();
+    assert_eq!(event_name(&first), "FullyBooted");
+    sim.push_event(user_event("user-class"));
+    c.ping().unwrap();
+    while let Some(item) = c.next_event(Some(Duration::from_millis(100))).unwrap() {
+        assert_ne!(event_name(&item), "UserEvent", "{item:?}");
+    }
+}
+
+#[test]
+fn std_events_at_start_up_are_not_lost() {
+    let sim = sim();
+    let mut c = Client::connect(config(&sim.url(), "auth=plain")).unwrap();
+    // Asterisk sends these right behind the login answer.
+    let mut names = Vec::new();
+    while let Some(item) = c.next_event(Some(Duration::from_millis(300))).unwrap() {
+        names.push(event_name(&item));
+    }
+    assert!(names.contains(&"FullyBooted".to_owned()), "{names:?}");
+    assert!(names.contains(&"SuccessfulAuth".to_owned()), "{names:?}");
+}
+
+#[test]
+fn std_events_during_send_are_queued_in_order() {
+    let sim = sim();
+    let mut c = Client::connect(config(&sim.url(), "auth=plain&events=user")).unwrap();
+    for n in 0..5 {
+        sim.push_event(user_event(&format!("during-{n}")));
+    }
+    c.ping().unwrap();
+    c.command("core show version").unwrap();
+    let mut got = Vec::new();
+    while let Some(item) = c.next_event(Some(Duration::from_millis(200))).unwrap() {
+        got.push(
+            item.packet()
+                .unwrap()
+                .get_str("UserEvent")
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let want: Vec<String> = (0..5).map(|n| format!("during-{n}")).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn std_pipelined_10000_pings() {
+    let sim = sim();
+    let mut c = Client::connect(config(&sim.url(), "auth=plain&events=off")).unwrap();
+    let t = Instant::now();
+    let outcomes = c.send_all((0..10_000).map(|_| Action::ping()));
+    let elapsed = t.elapsed();
+    assert_eq!(outcomes.len(), 10_000);
+    for o in outcomes {
+        let p = o.unwrap().into_response().unwrap();
+        assert_eq!(p.get_str("Ping"), Some("Pong"));
+    }
+    assert_eq!(received(&sim, "Ping").len(), 10_000);
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[test]
+fn std_lists_and_async_originate() {
+    let sim = sim();
+    // OriginateResponse is a `call` class event: it needs that class on.
+    let mut c = Client::connect(
+        config(&sim.url(), "auth=plain&events=call")
+            .map_config(|c| c.action_timeout(Some(Duration::from_secs(5)))),
+    )
+    .unwrap();
+    let empty = c.list(Action::new("CoreShowChannels")).unwrap();
+    assert_eq!(empty.items.len(), 0);
+    assert_eq!(empty.announced_items(), Some(0));
+
+    let call = Action::originate("Local/200@default")
+        .header("Application", "Wait")
+        .header("Data", "5");
+    let o = c.originate(call).unwrap();
+    assert!(o.is_success(), "{:?}", o.event);
+    assert_eq!(o.reason(), Some(4));
+
+    let busy = Action::originate("Local/999@default")
+        .header("Application", "Wait")
+        .header("Data", "1");
+    let o = c.originate(busy).unwrap();
+    assert!(!o.is_success());
+    assert_eq!(o.reason(), Some(5));
+
+    let list = c.list(Action::new("CoreShowChannels")).unwrap();
+    assert!(!list.items.is_empty());
+    assert_eq!(list.announced_items(), Some(list.items.len()));
+    assert!(list
+        .items
+        .iter()
+        .all(|i| i.is_event("CoreShowChannel") && i.get_str("Channel").is_some()));
+    // The call's events were queued meanwhile.
+    let mut names = Vec::new();
+    while let Some(item) = c.next_event(Some(Duration::from_millis(100))).unwrap() {
+        names.push(event_name(&item));
+    }
+    assert!(names.iter().any(|n| n == "Newchannel"), "{names:?}");
+    let err = c.list(Action::ping()).unwrap_err();
+    assert!(matches!(err, Error::UnexpectedOutcome { .. }), "{err:?}");
+}
+
+#[test]
+fn std_command_in_both_formats() {
+    for (config_, want) in [
+        (SimConfig::default(), "Asterisk 22"),
+        (SimConfig::legacy(), "Asterisk 13.38.3"),
+    ] {
+        let sim = BlockingSimulator::start(config_).unwrap();
+        let mut c = Client::connect(config(&sim.url(), "auth=plain&events=off")).unwrap();
+        let out = c.command("core show version").unwrap();
+        assert!(out.text().starts_with(want), "{}", out.text());
+        let err = c.command("no such command here");
+        match err {
+            Err(Error::Action(ActionError::Server { .. })) => {}
+            Ok(out) => assert!(out.text().contains("No such command"), "{}", out.text()),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+#[test]
+fn std_lossy_queue_reports_the_exact_lag() {
+    const N: u64 = 5_000;
+    let sim = sim();
+    let mut c = Client::connect(
+        config(&sim.url(), "auth=plain&events=user").events(Overflow::Lossy { capacity: 100 }),
+    )
+    .unwrap();
+    assert_eq!(sim.flood(N, None), 1);
+    // Let the flood pile up in the socket while we do not read, then take
+    // it in through a send.
+    std::thread::sleep(Duration::from_millis(300));
+    c.ping().unwrap();
+    let mut next = 0;
+    let mut lagged = 0;
+    while next < N {
+        match c.next_event(Some(Duration::from_secs(5))).unwrap() {
+            Some(EventItem::Lagged(n)) => {
+                lagged += n;
+                next += n;
+            }
+            Some(item) => {
+                assert_eq!(seq(&item), next, "a gap without a Lagged before it");
+                next += 1;
+            }
+            None => panic!("flood stalled at {next}"),
+        }
+    }
+    assert_eq!(next, N);
+    assert!(lagged > 0, "the queue never overflowed");
+    assert_eq!(c.lagged_events(), lagged);
+}
+
+#[test]
+fn std_lossless_flood_during_sends() {
+    const N: u64 = 100_000;
+    let sim = sim();
+    let mut c =
+        Client::connect(config(&sim.url(), "auth=plain&events=user").events(Overflow::Lossless))
+            .unwrap();
+    sim.flood(N, None);
+    for _ in 0..10 {
+        c.ping().unwrap();
+    }
+    for want in 0..N {
+        let item = c
+            .next_event(Some(Duration::from_secs(10)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(seq(&item), want);
+    }
+    assert_eq!(c.lagged_events(), 0);
+}
+
+#[test]
+fn std_keepalive_detects_a_dead_peer() {
+    let sim = sim();
+    let mut c =
+        Client::connect(config(&sim.url(), "auth=plain&events=off&keepalive=100ms")).unwrap();
+    // Alive: keepalive pings are answered, nothing surfaces.
+    assert_eq!(
+        c.next_event(Some(Duration::from_millis(350))).unwrap(),
+        None
+    );
+    assert!(received(&sim, "Ping").len() >= 2);
+    sim.set_faults(Faults {
+        stall: true,
+        ..Faults::default()
+    });
+    let t = Instant::now();
+    let err = c.next_event(None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Closed(CloseReason::Error(ConnectionError::KeepaliveTimeout))
+        ),
+        "{err:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn std_mid_packet_disconnect_fails_pending_actions() {
+    let sim = sim();
+    let mut c = Client::connect(config(&sim.url(), "auth=plain&events=off")).unwrap();
+    // Cut the stream 1 000 bytes into the answers (login included: the
+    // count starts at the session's first byte).
+    sim.set_faults(Faults {
+        close_after_bytes: Some(1_000),
+        ..Faults::default()
+    });
+    let outcomes = c.send_all((0..100).map(|_| Action::ping()));
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert!(ok > 0 && ok < 100, "{ok}");
+    for o in &outcomes[ok..] {
+        match o {
+            Err(Error::Action(ActionError::Closed(CloseReason::Error(
+                ConnectionError::PeerClosed { mid_packet: true },
+            )))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(c.is_closed());
+    assert!(matches!(c.ping(), Err(Error::Closed(_))));
+}
