@@ -273,6 +273,9 @@ impl Decoder {
     /// out are the same (except the bytes of a [`DecodeError::NotAmi`]
     /// greeting, which is reported as soon as it differs from a banner).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        if self.skip.is_none() && self.banner == BannerMode::Absent && self.mode == Mode::Headers {
+            self.fast_headers(buf);
+        }
         loop {
             let Some(nl) = self.next_newline(buf) else {
                 return self.need_more(buf).map(|()| None);
@@ -363,7 +366,8 @@ impl Decoder {
             if self.nl_bits != 0 {
                 let off = self.nl_bits.trailing_zeros() as usize;
                 let taken = off + 1;
-                self.nl_bits = self.nl_bits.checked_shr(taken as u32).unwrap_or(0);
+                // Two shifts: `off + 1` may be 64.
+                self.nl_bits = (self.nl_bits >> off) >> 1;
                 self.nl_span -= taken;
                 let nl = self.scan + off;
                 self.scan = nl + 1;
@@ -388,6 +392,66 @@ impl Decoder {
                 }
             }
         }
+    }
+
+    /// The hot path: ordinary header lines of an ordinary packet, with the
+    /// scanner state in locals. It stops, without consuming it, at the first
+    /// line that needs more than "index a header": a blank line, a line over
+    /// a limit, the header limit, the end of the bytes scanned in whole
+    /// blocks. It consumes a `Response: Follows` line and stops after it.
+    /// [`Decoder::decode`] then carries on exactly as if it had seen every
+    /// line itself.
+    #[inline]
+    fn fast_headers(&mut self, buf: &[u8]) {
+        let Limits {
+            max_line_len,
+            max_packet_len,
+            max_headers,
+        } = self.limits;
+        let (mut scan, mut bits, mut span) = (self.scan, self.nl_bits, self.nl_span);
+        let mut line_start = self.line_start;
+        loop {
+            if bits == 0 {
+                scan += span;
+                span = 0;
+                match buf[scan..].first_chunk::<64>() {
+                    Some(block) => {
+                        bits = lf_mask(block);
+                        span = 64;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let off = bits.trailing_zeros() as usize;
+            let nl = scan + off;
+            let crlf = nl > line_start && buf[nl - 1] == b'\r';
+            let content_end = nl - usize::from(crlf);
+            // Blank (length 0 wraps to the top) or over the line limit.
+            if (content_end - line_start).wrapping_sub(1) >= max_line_len
+                || nl >= max_packet_len
+                || self.fields.len() >= max_headers
+            {
+                break;
+            }
+            let field = FieldIdx::split(buf, line_start, content_end);
+            let n = self.fields.len();
+            self.known.observe(field.key(buf), n);
+            self.fields.push(field);
+            let taken = off + 1;
+            bits = (bits >> off) >> 1;
+            span -= taken;
+            scan = nl + 1;
+            line_start = nl + 1;
+            if self.known.response == Some(n as u32)
+                && field.value(buf).eq_ignore_ascii_case(b"Follows")
+            {
+                self.mode = Mode::FollowsHeaders;
+                break;
+            }
+        }
+        (self.scan, self.nl_bits, self.nl_span) = (scan, bits, span);
+        self.line_start = line_start;
     }
 
     fn reset(&mut self) {

@@ -108,7 +108,7 @@ pub(crate) struct WellKnown {
 
 impl WellKnown {
     /// Note header number `n` if its key is one of the classifying keys.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn observe(&mut self, key: &[u8], n: usize) {
         let slot = match key.len() {
             5 if key.eq_ignore_ascii_case(b"Event") => &mut self.event,
