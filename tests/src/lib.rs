@@ -9,23 +9,45 @@
 //! blocking clients.
 //!
 //! ```
-//! use amiproto_testkit::{SimConfig, Simulator};
-//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
-//!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> std::io::Result<()> {
-//! let sim = Simulator::start(SimConfig::default()).await?;
-//! let mut s = tokio::net::TcpStream::connect(sim.addr()).await?;
-//! s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n")
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use amiproto::{Action, Packet};
+//! use amiproto_testkit::{SimConfig, Simulator};
+//! use amiproto_tokio::{connect, ClientConfig};
+//!
+//! // A loopback Asterisk 22 (user admin/amp111), with a canned CLI answer.
+//! let sim = Simulator::start(SimConfig::default().command("pjsip show contacts", "No objects found.\n")).await?;
+//! let (client, _events) = connect(ClientConfig::from_url(&sim.url())?).await?;
+//! let mut hangups = client.events_matching("Hangup");
+//!
+//! // Actions get Asterisk's answers, byte for byte as a real one words them.
+//! let out = client.command("pjsip show contacts").await?;
+//! assert_eq!(out.text(), "No objects found.");
+//!
+//! // Calls to Local/ channels raise the events of a real call.
+//! let call = client
+//!     .originate(Action::originate("Local/100@default").header("Application", "Wait").header("Data", "1"))
 //!     .await?;
-//! let mut buf = vec![0; 4096];
-//! let mut got = Vec::new();
-//! while !got.ends_with(b"accepted\r\n\r\n") {
-//!     let n = s.read(&mut buf).await?;
-//!     got.extend_from_slice(&buf[..n]);
+//! assert!(call.is_success());
+//!
+//! // Push any event your app must react to.
+//! sim.push_event(Packet::builder()
+//!     .header("Event", "Hangup")
+//!     .header("Privilege", "call,all")
+//!     .header("Channel", "PJSIP/alice-00000001")
+//!     .header("Cause", "17")
+//!     .build()?);
+//! let mut seen = Vec::new();
+//! while seen.len() < 3 {
+//!     // The originated call hangs up after Wait(1), both halves.
+//!     let ev = hangups.next_event().await.expect("stream open");
+//!     seen.push(ev.get_str("Channel").unwrap_or_default().to_owned());
 //! }
-//! assert!(got.starts_with(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\n"));
-//! assert_eq!(sim.received()[0].get_str("Username"), Some("admin"));
+//! assert!(seen.iter().any(|c| c == "PJSIP/alice-00000001"));
+//!
+//! // And check what your app sent.
+//! assert!(sim.received().iter().any(|p| p.get_str("Command") == Some("pjsip show contacts")));
+//! client.logoff().await?;
 //! sim.shutdown().await;
 //! # Ok(())
 //! # }
