@@ -1,0 +1,139 @@
+//! Cross-crate scenarios: the tokio client against the simulated Asterisk.
+
+use std::time::Duration;
+
+use amiproto::{Action, EventMask, Packet};
+use amiproto_testkit::{Faults, SimConfig, Simulator};
+use amiproto_tokio::{
+    connect, ClientConfig, ConnectionState, Error, EventItem, Reconnect, WhileReconnecting,
+};
+use tokio::time::timeout;
+
+const T: Duration = Duration::from_secs(20);
+
+fn user_event(name: &str) -> Packet {
+    Packet::builder()
+        .header("Event", "UserEvent")
+        .header("Privilege", "user,all")
+        .header("UserEvent", name)
+        .build()
+        .unwrap()
+}
+
+fn fast_reconnect() -> Reconnect {
+    Reconnect::default().delays(Duration::from_millis(20), Duration::from_millis(100))
+}
+
+fn logins(sim: &Simulator) -> Vec<Packet> {
+    sim.received()
+        .into_iter()
+        .filter(|p| p.action().is_some_and(|a| a.eq_ignore_case("Login")))
+        .collect()
+}
+
+#[tokio::test]
+async fn event_mask_set_through_the_client_survives_a_reconnect() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let config = ClientConfig::from_url(&sim.url())
+        .unwrap()
+        .reconnect(fast_reconnect());
+    let (client, _first) = connect(config).await.unwrap();
+    let mut ev = client.events_matching("UserEvent");
+    client.set_event_mask(EventMask::Off).await.unwrap();
+    sim.push_event(user_event("hidden"));
+    client.ping().await.unwrap();
+    sim.restart().await.unwrap();
+    timeout(T, async {
+        loop {
+            if client.status().generation == 1 && client.ready().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    sim.push_event(user_event("hidden-too"));
+    client.ping().await.unwrap();
+    let second = logins(&sim).pop().unwrap();
+    assert_eq!(second.get_str("Events"), Some("off"));
+    let mut got = Vec::new();
+    while let Some(item) = ev.try_recv() {
+        if let EventItem::Event(p) = item {
+            got.push(p);
+        }
+    }
+    assert!(got.is_empty(), "{got:?}");
+    client.logoff().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn actions_while_reconnecting_wait_or_fail_fast() {
+    for mode in [WhileReconnecting::Wait, WhileReconnecting::FailFast] {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        // Refuse new connections for a while: every connection closes before the banner.
+        let config = ClientConfig::from_url(&sim.url())
+            .unwrap()
+            .reconnect(fast_reconnect().while_reconnecting(mode))
+            .action_timeout(Some(Duration::from_secs(10)));
+        let (client, _ev) = connect(config).await.unwrap();
+        sim.set_faults(Faults {
+            close_before_banner: true,
+            ..Faults::default()
+        });
+        sim.restart().await.unwrap();
+        let mut w = client.status_watch();
+        timeout(
+            T,
+            w.wait_for(|s| matches!(s.state, ConnectionState::Reconnecting { .. })),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let ping = client.send(Action::ping());
+        match mode {
+            WhileReconnecting::FailFast => {
+                let err = timeout(T, ping).await.unwrap().unwrap_err();
+                assert!(matches!(err, Error::NotConnected), "{err:?}");
+            }
+            WhileReconnecting::Wait => {
+                tokio::pin!(ping);
+                assert!(timeout(Duration::from_millis(100), &mut ping)
+                    .await
+                    .is_err());
+                sim.set_faults(Faults::default());
+                let r = timeout(T, ping).await.unwrap().unwrap();
+                assert_eq!(r.packet().get_str("Ping"), Some("Pong"));
+            }
+        }
+        drop(client);
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn limited_user_sees_only_its_classes() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let url = sim.url().replace("admin:", "limited:");
+    let (client, mut ev) = connect(ClientConfig::from_url(&url).unwrap())
+        .await
+        .unwrap();
+    sim.push_event(user_event("not-for-limited"));
+    sim.push_event(
+        Packet::builder()
+            .header("Event", "Reload")
+            .header("Privilege", "system,all")
+            .build()
+            .unwrap(),
+    );
+    client.ping().await.unwrap();
+    let mut names = Vec::new();
+    while let Ok(Some(p)) = timeout(Duration::from_millis(100), ev.next_event()).await {
+        names.push(p.event().unwrap().decode_text().into_owned());
+    }
+    assert!(names.iter().any(|n| n == "Reload"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "UserEvent"), "{names:?}");
+    client.logoff().await.unwrap();
+    sim.shutdown().await;
+}
