@@ -150,12 +150,15 @@ fn round_trip(conn: &mut Connection, now: Instant, n: usize, responses: &[u8]) -
     for _ in 0..n {
         black_box(conn.send(Action::ping(), now).expect("send"));
     }
+    // The run loop: write, re-arm the timer, hand out events.
     while let Some(b) = conn.poll_transmit() {
         black_box(b);
     }
+    black_box(conn.poll_timeout());
     let mut done = 0;
     for chunk in responses.chunks(CHUNK) {
         conn.handle_input(now, chunk);
+        black_box(conn.poll_timeout());
         while let Some(e) = conn.poll_event() {
             if let Event::Done { result, .. } = e {
                 black_box(result.expect("pong"));
@@ -170,6 +173,7 @@ fn events(mut conn: Connection, now: Instant, bytes: &[u8]) -> u64 {
     let mut n = 0;
     for chunk in bytes.chunks(CHUNK) {
         conn.handle_input(now, chunk);
+        black_box(conn.poll_timeout());
         while let Some(e) = conn.poll_event() {
             black_box(&e);
             n += 1;

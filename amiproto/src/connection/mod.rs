@@ -1004,8 +1004,14 @@ impl Connection {
 
     /// Report the outcome (unless silent) and forget the action.
     fn finish(&mut self, seq: u64, result: Result<Outcome, ActionError>) {
-        self.report(seq, result);
-        self.remove(seq);
+        let Some(p) = self.pending.remove(&seq) else {
+            return;
+        };
+        if p.role == Role::User && !p.silent {
+            let handle = self.handle(seq);
+            self.events.push_back(Event::Done { handle, result });
+        }
+        self.forget(p);
     }
 
     /// Report an outcome without forgetting the action.
@@ -1019,9 +1025,19 @@ impl Connection {
     }
 
     fn remove(&mut self, seq: u64) {
-        let Some(p) = self.pending.remove(&seq) else {
-            return;
-        };
+        if let Some(p) = self.pending.remove(&seq) {
+            self.forget(p);
+        }
+    }
+
+    /// Release what a finished action held: its ActionID, its window slot,
+    /// and (every so often) the stale timer entries finished actions leave.
+    fn forget(&mut self, p: Pending) {
+        if self.deadlines.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.deadlines
+                .retain(|seq, at| pending.get(&seq).is_some_and(|p| p.deadline == Some(at)));
+        }
         if let Some(id) = &p.user_id {
             self.user_ids.remove(id);
         }

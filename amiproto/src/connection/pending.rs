@@ -178,6 +178,10 @@ impl PendingTable {
         self.slots.get_mut(slot as usize)?.take()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
     pub(crate) fn values(&self) -> impl Iterator<Item = &Pending> {
         self.slots.iter().flatten()
     }
