@@ -386,3 +386,32 @@ async fn no_task_left_after_shutdown() {
     }
     assert_eq!(metrics.num_alive_tasks(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn per_call_timeout_on_paused_time() {
+    let sim = sim().await;
+    let (client, _ev) = connect(cfg(&sim).action_timeout(Some(Duration::from_secs(3600))))
+        .await
+        .unwrap();
+    sim.set_faults(Faults {
+        stall: true,
+        ..Faults::default()
+    });
+    let start = tokio::time::Instant::now();
+    let wall = std::time::Instant::now();
+    let err = client
+        .send_timeout(Action::ping(), Some(Duration::from_secs(30)))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "{waited:?}"
+    );
+    assert!(wall.elapsed() < Duration::from_secs(10));
+    sim.set_faults(Faults::default());
+    client.ping().await.unwrap();
+    client.logoff().await.unwrap();
+    sim.shutdown().await;
+}
