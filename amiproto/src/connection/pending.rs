@@ -256,13 +256,20 @@ pub(crate) fn parse_generated(prefix: &[u8], id: &[u8]) -> Option<u64> {
 /// (case-insensitive), or, on servers older than 13.2, a `Message` ending in
 /// `will follow`.
 pub(crate) fn opens_list(response: &Packet) -> bool {
-    if let Some(v) = response.get("EventList") {
-        return v.eq_ignore_case("start");
+    // One pass over the headers (this runs for every plain response): the
+    // first `EventList` decides; failing one, the first `Message`.
+    let mut message: Option<bool> = None;
+    for h in response.headers() {
+        let key = h.key().as_bytes();
+        if key.len() == 9 && key.eq_ignore_ascii_case(b"EventList") {
+            return h.value().eq_ignore_case("start");
+        }
+        if message.is_none() && key.len() == 7 && key.eq_ignore_ascii_case(b"Message") {
+            let m = h.value().as_bytes().trim_ascii_end();
+            message = Some(m.len() >= 11 && m[m.len() - 11..].eq_ignore_ascii_case(b"will follow"));
+        }
     }
-    response.message().is_some_and(|m| {
-        let m = m.as_bytes().trim_ascii_end();
-        m.len() >= 11 && m[m.len() - 11..].eq_ignore_ascii_case(b"will follow")
-    })
+    message.unwrap_or(false)
 }
 
 /// Whether an event closes a list: `EventList: Complete` (case-insensitive),
@@ -320,6 +327,16 @@ mod tests {
             ("Response", "Success"),
             ("Message", "Originate successfully queued")
         ])));
+        // EventList decides, wherever it is; only the first Message counts.
+        assert!(!opens_list(&p(&[
+            ("Message", "Channels will follow"),
+            ("EventList", "Complete")
+        ])));
+        assert!(!opens_list(&p(&[
+            ("Message", "Queued"),
+            ("Message", "x will follow")
+        ])));
+        assert!(opens_list(&p(&[("Message", "Peers will follow  ")])));
         assert!(closes_list(&p(&[
             ("Event", "StatusComplete"),
             ("EventList", "complete")
