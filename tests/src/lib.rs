@@ -96,6 +96,12 @@ pub use config::{CallOutcome, Faults, QueueConfig, QueueMember, Replay, SimConfi
 
 use server::{lock, Acceptor, Out, Shared};
 
+/// What the `seq`-th event of a [`Simulator::flood`] looks like (every
+/// flood event has the same length).
+pub fn flood_event(seq: u64) -> Packet {
+    flood::event(seq)
+}
+
 /// A running simulated Asterisk. Dropping it stops it (abruptly);
 /// [`Simulator::shutdown`] stops it and waits for every task.
 pub struct Simulator {
