@@ -5,6 +5,8 @@
 //!   `memchr::memmem` — the ceiling (no decoding, no packets).
 //! - `events/client`: [`amiproto_std::Client::next_event`] until the server
 //!   closes: every event decoded into a `Packet`, queued and handed out.
+//!   `events` are real Asterisk 22 events (`13-event-flood`, 367 bytes on
+//!   average); `small_events` the test kit's 76-byte flood event.
 //! - `actions/raw_socket`: a writer thread writes N pre-encoded pings while
 //!   the reader counts N answers.
 //! - `actions/client`: [`amiproto_std::Client::send_all`] of N pings: each
@@ -40,6 +42,18 @@ const ACTIONS: usize = 20_000;
 enum Mode {
     Flood(Arc<Vec<u8>>),
     Echo,
+}
+
+/// `EVENTS` small generated events (the test kit's flood event, 76 bytes).
+fn small_flood() -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..EVENTS {
+        out.extend_from_slice(
+            format!("Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: Flood\r\nSeq: {i:010}\r\n\r\n")
+                .as_bytes(),
+        );
+    }
+    out
 }
 
 /// `EVENTS` events cut from the capture (its `Event:` packets, repeated).
@@ -201,6 +215,14 @@ fn raw_actions(addr: SocketAddr, pings: &Arc<Vec<u8>>) -> usize {
     n - 1
 }
 
+/// CPU time this thread has used (Linux `schedstat`), to report cost per
+/// item independently of how busy the machine is.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -208,6 +230,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let flood_addr = start(Mode::Flood(Arc::new(flood())));
+    let small_addr = start(Mode::Flood(Arc::new(small_flood())));
     let echo_addr = start(Mode::Echo);
     let mut pings = Vec::new();
     for i in 0..ACTIONS {
@@ -217,6 +240,7 @@ fn main() {
 
     assert_eq!(client_events(flood_addr), EVENTS);
     assert_eq!(raw_events(flood_addr), EVENTS + 1);
+    assert_eq!(client_events(small_addr), EVENTS);
     let measuring = std::env::args().any(|a| a == "--bench");
 
     let mut c = Criterion::default()
@@ -228,6 +252,11 @@ fn main() {
         g.throughput(Throughput::Elements(EVENTS as u64));
         g.bench_function("raw_socket", |b| b.iter(|| raw_events(flood_addr)));
         g.bench_function("client", |b| b.iter(|| client_events(flood_addr)));
+        g.finish();
+        let mut g = c.benchmark_group("small_events");
+        g.throughput(Throughput::Elements(EVENTS as u64));
+        g.bench_function("raw_socket", |b| b.iter(|| raw_events(small_addr)));
+        g.bench_function("client", |b| b.iter(|| client_events(small_addr)));
         g.finish();
     }
     {
@@ -244,30 +273,50 @@ fn main() {
 
     // Interleaved rounds, so both sides of each ratio see the same machine.
     let rounds = 15;
+    // Items per wall-clock second, and per second of this thread's CPU.
     let time = |f: &mut dyn FnMut() -> usize| {
+        let cpu = thread_cpu();
         let t = Instant::now();
         let n = f();
-        n as f64 / t.elapsed().as_secs_f64()
+        let wall = n as f64 / t.elapsed().as_secs_f64();
+        let cpu = match (cpu, thread_cpu()) {
+            (Some(a), Some(b)) if b > a => n as f64 / (b - a).as_secs_f64(),
+            _ => f64::NAN,
+        };
+        (wall, cpu)
     };
     let (mut re, mut ce, mut ra, mut ca) = (vec![], vec![], vec![], vec![]);
+    let (mut rs, mut cs) = (vec![], vec![]);
     for _ in 0..rounds {
         re.push(time(&mut || raw_events(flood_addr)));
         ce.push(time(&mut || client_events(flood_addr)));
+        rs.push(time(&mut || raw_events(small_addr)));
+        cs.push(time(&mut || client_events(small_addr)));
         ra.push(time(&mut || raw_actions(echo_addr, &pings)));
         ca.push(time(&mut || client_actions(echo_addr)));
     }
-    let (re, ce, ra, ca) = (median(re), median(ce), median(ra), median(ca));
+    let report = |name: &str, client: Vec<(f64, f64)>, raw: Vec<(f64, f64)>| {
+        let (cw, cc) = (
+            median(client.iter().map(|x| x.0).collect()),
+            median(client.iter().map(|x| x.1).collect()),
+        );
+        let (rw, rc) = (
+            median(raw.iter().map(|x| x.0).collect()),
+            median(raw.iter().map(|x| x.1).collect()),
+        );
+        println!(
+            "{name:<15} wall: client {:6.2} M/s, raw socket {:6.2} M/s, ratio {:.2} | \
+             per CPU-second of the client thread: client {:6.2} M, raw {:6.2} M, ratio {:.2}",
+            cw / 1e6,
+            rw / 1e6,
+            cw / rw,
+            cc / 1e6,
+            rc / 1e6,
+            cc / rc
+        );
+    };
     println!("\nsummary: medians of {rounds} interleaved rounds");
-    println!(
-        "events : client {:.2} M/s, raw socket {:.2} M/s, client/raw {:.2}",
-        ce / 1e6,
-        re / 1e6,
-        ce / re
-    );
-    println!(
-        "actions: client {:.2} M/s, raw socket {:.2} M/s, client/raw {:.2}",
-        ca / 1e6,
-        ra / 1e6,
-        ca / ra
-    );
+    report("capture events", ce, re);
+    report("small events", cs, rs);
+    report("actions", ca, ra);
 }

@@ -353,8 +353,12 @@ impl Client {
     /// when the time is up. Keepalive pings and dead-peer detection run
     /// while it waits. Once the connection has ended and the queue is empty:
     /// `Err(Error::Closed(reason))`.
+    ///
+    /// A zero timeout polls: it takes in what has already arrived (and runs
+    /// due timers) without waiting.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<EventItem>, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut polled = false;
         loop {
             if let Some(item) = self.queue.pop() {
                 return Ok(Some(item));
@@ -363,7 +367,12 @@ impl Client {
                 return Err(Error::Closed(reason.clone()));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
+                if polled {
+                    return Ok(None);
+                }
+                polled = true;
+                self.poll_now();
+                continue;
             }
             self.pump(deadline);
         }
@@ -551,9 +560,21 @@ impl Client {
     /// server may be blocked writing to us) without waiting; if nothing
     /// has, wait for input at most one write stall.
     fn stalled_read(&mut self) {
+        if self.read_available() {
+            return;
+        }
+        self.read_once(Some(self.write_stall));
+        self.drain();
+    }
+
+    /// Read everything that has already arrived, without waiting, and feed
+    /// the core. Returns whether anything happened (bytes, end, error).
+    fn read_available(&mut self) -> bool {
+        let mut got = false;
         if self.io.tcp().set_nonblocking(true).is_ok() {
-            let mut got = false;
-            loop {
+            // Bounded, so a server that writes faster than we decode cannot
+            // keep us from writing (or grow the queue) without end.
+            for _ in 0..16 {
                 match self.io.read(&mut self.read_buf) {
                     Ok(0) => {
                         self.conn.handle_eof(Instant::now());
@@ -580,11 +601,27 @@ impl Client {
             let _ = self.io.tcp().set_nonblocking(false);
             if got {
                 self.drain();
-                return;
             }
         }
-        self.read_once(Some(self.write_stall));
-        self.drain();
+        got
+    }
+
+    /// One turn that never blocks: write what is pending, expire what is
+    /// due, take in what has arrived.
+    fn poll_now(&mut self) {
+        self.flush_all();
+        if self.closed.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        if self.conn.poll_timeout().is_some_and(|at| at <= now) {
+            self.conn.handle_timeout(now);
+            self.drain();
+            self.flush_all();
+        }
+        if self.closed.is_none() {
+            self.read_available();
+        }
     }
 
     fn write_failed(&mut self, e: io::Error) {

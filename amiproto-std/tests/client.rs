@@ -547,3 +547,28 @@ fn action_timeout_is_honoured() {
     drop(client);
     server.join().unwrap();
 }
+
+#[test]
+fn zero_timeout_polls_what_has_arrived() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        std::thread::sleep(Duration::from_millis(100));
+        for n in 0..3 {
+            peer.write(event(n).as_bytes());
+        }
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    assert_eq!(client.next_event(Some(Duration::ZERO)).unwrap(), None);
+    let t = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < 3 && t.elapsed() < Duration::from_secs(5) {
+        match client.next_event(Some(Duration::ZERO)).unwrap() {
+            Some(item) => got.push(number(&item)),
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    assert_eq!(got, vec![0, 1, 2]);
+    drop(client);
+    server.join().unwrap();
+}
