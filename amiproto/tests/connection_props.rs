@@ -30,8 +30,8 @@ enum Op {
     Advance(u16),
     /// Cancel the n-th submitted action (modulo the count).
     Cancel(usize),
-    /// Log off.
-    Logoff,
+    /// Log off, wanting its outcome or not.
+    Logoff(bool),
 }
 
 fn id_strategy() -> BoxedStrategy<String> {
@@ -95,7 +95,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(ps, c)| Op::Feed(ps.concat(), c)),
         3 => (0u16..4000).prop_map(Op::Advance),
         1 => any::<usize>().prop_map(Op::Cancel),
-        1 => Just(Op::Logoff),
+        1 => any::<bool>().prop_map(Op::Logoff),
     ]
 }
 
@@ -227,9 +227,14 @@ fn run(config: Config, ops: Vec<Op>, eof_tail: Vec<u8>) -> Result<(), TestCaseEr
                     r.drain()?;
                 }
             }
-            Op::Logoff => {
-                if let Ok(h) = r.conn.logoff(r.now) {
-                    sent.push((h, true));
+            Op::Logoff(no_reply) => {
+                let o = if no_reply {
+                    SendOptions::new().no_reply()
+                } else {
+                    SendOptions::new()
+                };
+                if let Ok(h) = r.conn.send_with(Action::logoff(), o, r.now) {
+                    sent.push((h, !no_reply));
                 }
                 r.drain()?;
             }
