@@ -174,3 +174,115 @@ async fn command_output_matches_capture_06_both_versions() {
         sim.shutdown().await;
     }
 }
+
+/// Header keys of each event, by event name (first occurrence; Dial and
+/// Hangup events vary with the call's path, so only the keys of events
+/// whose name occurs in both streams are compared).
+fn keys_by_event(bytes: &[u8], with_id: bool) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut dec = amiproto::Decoder::new();
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut out = std::collections::BTreeMap::new();
+    while let Ok(Some(f)) = dec.decode(&mut buf) {
+        if let amiproto::Frame::Packet(p) = f {
+            if let Some(name) = p.event() {
+                out.entry(name.to_string()).or_insert_with(|| {
+                    p.headers()
+                        .map(|h| h.key_str().into_owned())
+                        .filter(|k| with_id || k != "ActionID")
+                        .collect::<Vec<_>>()
+                });
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn call_events_have_the_headers_of_capture_10() {
+    let sim = sim().await;
+    let client =
+        String::from_utf8(capture("asterisk-22.10.1/10-originate-events.client.bin")).unwrap();
+    // Everything but the Logoff: read the events for a while instead.
+    let client: String = client
+        .split_inclusive("\r\n\r\n")
+        .filter(|m| !m.starts_with("Action: Logoff"))
+        .collect();
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(client.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let end = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(end, s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let ours = keys_by_event(&got, false);
+    let theirs = keys_by_event(
+        &capture("asterisk-22.10.1/10-originate-events.server.bin"),
+        false,
+    );
+    let mut compared = 0;
+    for (name, keys) in &ours {
+        if let Some(want) = theirs.get(name) {
+            assert_eq!(keys, want, "{name}");
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 12,
+        "only {compared} event kinds compared: {:?}",
+        ours.keys()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_items_have_the_headers_and_order_of_capture_07() {
+    let sim = sim().await;
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(
+        b"Action: Login\r\nActionID: login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n\
+          Action: Originate\r\nActionID: o1\r\nChannel: Local/700@ami-test\r\nApplication: Wait\r\nData: 30\r\nAsync: yes\r\n\r\n\
+          Action: Originate\r\nActionID: o2\r\nChannel: Local/301@ami-test\r\nApplication: Wait\r\nData: 30\r\nAsync: yes\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.write_all(
+        b"Action: CoreShowChannels\r\nActionID: csc\r\n\r\n\
+          Action: Status\r\nActionID: st\r\n\r\n\
+          Action: QueueStatus\r\nActionID: qs\r\n\r\n\
+          Action: Hangup\r\nActionID: h\r\nChannel: /^Local\\/(700|301)@/\r\n\r\n\
+          Action: Logoff\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(T, s.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let ours = keys_by_event(&got, true);
+    let theirs = keys_by_event(
+        &capture("asterisk-22.10.1/07-list-actions.server.bin"),
+        true,
+    );
+    for name in [
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+        "Status",
+        "StatusComplete",
+        "QueueParams",
+        "QueueMember",
+        "QueueEntry",
+        "QueueStatusComplete",
+        "ChannelHungup",
+        "ChannelsHungupListComplete",
+    ] {
+        assert_eq!(ours.get(name), theirs.get(name), "{name}");
+        assert!(ours.contains_key(name), "{name} missing");
+    }
+    sim.shutdown().await;
+}
