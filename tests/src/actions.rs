@@ -48,7 +48,7 @@ fn err_msg(req: &Request, msg: &str) -> Bytes {
 /// `Action` names and the write classes they need (0: none).
 fn authority(action: &str) -> Option<u32> {
     Some(match action {
-        "login" | "logoff" | "challenge" | "ping" | "events" | "queuestatus" => 0,
+        "login" | "logoff" | "challenge" | "ping" | "events" | "queuestatus" | "queuerule" => 0,
         "command" => COMMAND,
         "originate" => ORIGINATE,
         "getvar" => CALL | REPORTING,
@@ -166,6 +166,7 @@ impl Session {
             "status" => self.status(&req),
             "hangup" => self.hangup(&req),
             "queuestatus" => self.queuestatus(&req),
+            "queuerule" => self.queuerule(&req),
             _ => unreachable!("every action with an authority is handled"),
         }
         ControlFlow::Continue(())
@@ -696,6 +697,24 @@ impl Session {
             drop(pbx);
             self.send(err_msg(req, "No such channel"));
         }
+    }
+
+    /// `QueueRule`: one message with `RuleList:` and repeated `Rule:`,
+    /// followed (as Asterisk 22 does) by an extra blank line.
+    fn queuerule(&mut self, req: &Request) {
+        let only = req.get_str("Rule");
+        let mut l = resp("Success", req);
+        for (name, rules) in &self.shared.cfg.queue_rules {
+            if only.is_empty() || only.eq_ignore_ascii_case(name) {
+                l.h("RuleList", name);
+                for r in rules {
+                    l.h("Rule", r);
+                }
+            }
+        }
+        let mut out = l.end_mut();
+        out.extend_from_slice(b"\r\n");
+        self.send(out.freeze());
     }
 
     fn queuestatus(&mut self, req: &Request) {

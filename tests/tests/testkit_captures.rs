@@ -106,6 +106,11 @@ async fn userevent_echo_matches_capture_11() {
 }
 
 #[tokio::test]
+async fn queuerule_and_its_empty_packet_match_capture_08() {
+    same_as_capture("08-queuerule").await;
+}
+
+#[tokio::test]
 async fn line_too_long_matches_capture_14b() {
     same_as_capture("14b-line-too-long").await;
 }

@@ -674,3 +674,26 @@ async fn tls_serves_the_same_session() {
     assert!(got.ends_with(b"Message: Thanks for all the fish.\r\n\r\n"));
     sim.shutdown().await;
 }
+
+/// With tokio's paused clock, Asterisk's 1 s login-failure delay costs no
+/// wall time, and timestamps follow the virtual clock.
+#[tokio::test(start_paused = true)]
+async fn paused_time_skips_the_login_failure_delay() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let wall = Instant::now();
+    let virt = tokio::time::Instant::now();
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: nope\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).await.unwrap();
+    assert!(got.ends_with(b"Message: Authentication failed\r\n\r\n"));
+    assert!(virt.elapsed() >= Duration::from_secs(1));
+    assert!(
+        wall.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        wall.elapsed()
+    );
+    sim.shutdown().await;
+}
