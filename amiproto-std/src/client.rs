@@ -360,7 +360,11 @@ impl Client {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut polled = false;
         loop {
+            // Older events first: the queue, then what the core decoded last.
             if let Some(item) = self.queue.pop() {
+                return Ok(Some(item));
+            }
+            if let Some(item) = self.next_from_core() {
                 return Ok(Some(item));
             }
             if let Some(reason) = &self.closed {
@@ -374,7 +378,7 @@ impl Client {
                 self.poll_now();
                 continue;
             }
-            self.pump(deadline);
+            self.turn(deadline, false);
         }
     }
 
@@ -392,7 +396,8 @@ impl Client {
         }
     }
 
-    /// Events waiting in the queue.
+    /// Events waiting in the queue (those of the last read may still be
+    /// with the core, not counted here).
     pub fn queued_events(&self) -> usize {
         self.queue.len()
     }
@@ -445,6 +450,13 @@ impl Client {
     /// One turn: write what is pending, then read once (until `until` or the
     /// core's next deadline), feed the core, collect its events.
     fn pump(&mut self, until: Option<Instant>) {
+        self.turn(until, true);
+    }
+
+    /// [`Client::pump`]; with `drain` false the core's events stay with it
+    /// for [`Client::next_from_core`] (saving a queue round trip when the
+    /// caller takes events anyway).
+    fn turn(&mut self, until: Option<Instant>, drain: bool) {
         self.flush_all();
         if self.closed.is_some() {
             return;
@@ -457,12 +469,32 @@ impl Client {
         if let Some(at) = deadline {
             if at <= now {
                 self.conn.handle_timeout(now);
-                self.drain();
+                if drain {
+                    self.drain();
+                }
                 return;
             }
         }
         self.read_once(deadline.map(|at| at - now));
-        self.drain();
+        if drain {
+            self.drain();
+        }
+    }
+
+    /// The next event the core holds, handling outcomes and the close on
+    /// the way. Only called with the queue empty, so order is kept.
+    fn next_from_core(&mut self) -> Option<EventItem> {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Unsolicited(p) => return Some(EventItem::Event(p)),
+                Event::ListItem { handle, item } => {
+                    return Some(EventItem::ListItem { handle, item })
+                }
+                Event::Skipped(e) => return Some(EventItem::Skipped(e)),
+                other => self.on_event(other),
+            }
+        }
+        None
     }
 
     /// Read once with `timeout` (`None`: no limit) and feed the core.
@@ -635,23 +667,27 @@ impl Client {
     /// Hand the core's events to their places.
     fn drain(&mut self) {
         while let Some(event) = self.conn.poll_event() {
-            match event {
-                Event::Done { handle, result } => {
-                    if let Some(slot) = self.outcomes.get_mut(&handle) {
-                        *slot = Some(Box::new(result));
-                    }
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Done { handle, result } => {
+                if let Some(slot) = self.outcomes.get_mut(&handle) {
+                    *slot = Some(Box::new(result));
                 }
-                Event::Unsolicited(p) => self.queue.push(EventItem::Event(p)),
-                Event::ListItem { handle, item } => {
-                    self.queue.push(EventItem::ListItem { handle, item })
-                }
-                Event::Skipped(e) => self.queue.push(EventItem::Skipped(e)),
-                Event::Closed(reason) => {
-                    self.closed = Some(reason);
-                    self.io.shutdown();
-                }
-                _ => {}
             }
+            Event::Unsolicited(p) => self.queue.push(EventItem::Event(p)),
+            Event::ListItem { handle, item } => {
+                self.queue.push(EventItem::ListItem { handle, item })
+            }
+            Event::Skipped(e) => self.queue.push(EventItem::Skipped(e)),
+            Event::Closed(reason) => {
+                self.closed = Some(reason);
+                self.io.shutdown();
+            }
+            _ => {}
         }
     }
 }
