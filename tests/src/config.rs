@@ -331,6 +331,31 @@ impl SimConfig {
         self
     }
 
+    /// Set how long an unauthenticated connection may stay silent.
+    pub fn auth_timeout(mut self, timeout: Duration) -> SimConfig {
+        self.auth_timeout = timeout;
+        self
+    }
+
+    /// Listen on this address (a fixed port, or another loopback address).
+    pub fn bind(mut self, addr: SocketAddr) -> SimConfig {
+        self.bind = addr;
+        self
+    }
+
+    /// Fix the wall-clock time at start (repeatable timestamps with paused
+    /// tokio time).
+    pub fn start_time(mut self, at: SystemTime) -> SimConfig {
+        self.start_time = Some(at);
+        self
+    }
+
+    /// Set a global variable.
+    pub fn global(mut self, name: impl Into<String>, value: impl Into<String>) -> SimConfig {
+        self.globals.insert(name.into(), value.into());
+        self
+    }
+
     /// Add a canned CLI command output.
     pub fn command(mut self, command: impl Into<String>, output: impl Into<String>) -> SimConfig {
         self.commands.insert(command.into(), output.into());

@@ -203,7 +203,7 @@ impl Simulator {
 
     /// Change the faults applied from now on.
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.shared.faults) = faults;
+        self.shared.faults.send_replace(faults);
     }
 
     /// The faults in force.

@@ -83,7 +83,7 @@ pub(crate) struct Shared {
     pub(crate) cfg: SimConfig,
     pub(crate) clock: Clock,
     pub(crate) pbx: Mutex<Pbx>,
-    pub(crate) faults: Mutex<Faults>,
+    pub(crate) faults: tokio::sync::watch::Sender<Faults>,
     pub(crate) received: Mutex<Vec<Packet>>,
     pub(crate) sessions: Mutex<Vec<Arc<Link>>>,
     pub(crate) connections: AtomicUsize,
@@ -107,7 +107,7 @@ impl Shared {
             cfg,
             clock,
             pbx: Mutex::new(pbx),
-            faults: Mutex::new(faults),
+            faults: tokio::sync::watch::Sender::new(faults),
             received: Mutex::new(Vec::new()),
             sessions: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
@@ -120,7 +120,7 @@ impl Shared {
 
     /// The faults in force now.
     pub(crate) fn faults(&self) -> Faults {
-        *lock(&self.faults)
+        *self.faults.borrow()
     }
 
     /// Deliver an event to every session that wants it.
@@ -369,8 +369,9 @@ async fn writer<W: AsyncWrite + Unpin>(
                 Err(_) => break,
             }
         }
-        while shared.faults().stall {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        if shared.faults().stall {
+            let mut rx = shared.faults.subscribe();
+            let _ = rx.wait_for(|f| !f.stall).await;
         }
         let faults = shared.faults();
         if !buf.is_empty() {
