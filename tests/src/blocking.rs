@@ -83,6 +83,16 @@ impl BlockingSimulator {
         self.sim().flood(count, rate_per_sec)
     }
 
+    /// See [`Simulator::flood_from_capture`].
+    pub fn flood_from_capture(
+        &self,
+        capture: &[u8],
+        count: u64,
+        rate_per_sec: Option<u64>,
+    ) -> usize {
+        self.sim().flood_from_capture(capture, count, rate_per_sec)
+    }
+
     /// See [`Simulator::received`].
     pub fn received(&self) -> Vec<Packet> {
         self.sim().received()

@@ -1,6 +1,8 @@
 //! Generated event floods: pre-encoded events written in large batches,
 //! with only a fixed-width sequence number patched in.
 
+use std::sync::Arc;
+
 use amiproto::Packet;
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
@@ -37,6 +39,9 @@ pub(crate) struct FloodJob {
     pub(crate) rate: Option<u64>,
     /// `CHUNK` events, pre-encoded.
     pub(crate) template: Bytes,
+    /// Events to cycle through instead of the generated ones (from a
+    /// capture).
+    pub(crate) events: Option<Arc<Vec<Bytes>>>,
 }
 
 impl FloodJob {
@@ -50,6 +55,17 @@ impl FloodJob {
             count,
             rate: rate.filter(|r| *r > 0),
             template: t.freeze(),
+            events: None,
+        }
+    }
+
+    /// A job cycling through `events` (already filtered for the session).
+    pub(crate) fn cycling(events: Arc<Vec<Bytes>>, count: u64, rate: Option<u64>) -> FloodJob {
+        FloodJob {
+            count,
+            rate: rate.filter(|r| *r > 0),
+            template: Bytes::new(),
+            events: Some(events),
         }
     }
 }
@@ -98,8 +114,20 @@ impl Flooding {
             let due = (elapsed * u128::from(rate) / 1_000_000_000) as u64 + 1;
             n = n.min(due.saturating_sub(self.sent).max(1));
         }
-        let len = event_len();
         self.scratch.clear();
+        if let Some(events) = &self.job.events {
+            if events.is_empty() {
+                self.sent = self.job.count;
+                return None;
+            }
+            for i in 0..n {
+                let e = &events[((self.sent + i) % events.len() as u64) as usize];
+                self.scratch.extend_from_slice(e);
+            }
+            self.sent += n;
+            return Some(self.scratch.split().freeze());
+        }
+        let len = event_len();
         self.scratch
             .extend_from_slice(&self.job.template[..len * n as usize]);
         for i in 0..n as usize {

@@ -185,6 +185,49 @@ impl Simulator {
         n
     }
 
+    /// Send `count` events taken in turn from a capture's server bytes
+    /// (`*.server.bin`: the banner and responses are skipped, events kept
+    /// verbatim), to every logged-in session, each receiving the events its
+    /// mask, classes and filters accept. Returns the number of sessions
+    /// flooded.
+    pub fn flood_from_capture(
+        &self,
+        capture: &[u8],
+        count: u64,
+        rate_per_sec: Option<u64>,
+    ) -> usize {
+        let mut dec = amiproto::Decoder::new().banner_mode(amiproto::BannerMode::Auto);
+        let mut buf = bytes::BytesMut::from(capture);
+        let mut events = Vec::new();
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Some(amiproto::Frame::Packet(p))) if p.event().is_some() => {
+                    events.push(wire::SimEvent::from_packet(p));
+                }
+                Ok(Some(_)) | Err(_) => {}
+                Ok(None) => break,
+            }
+        }
+        let mut n = 0;
+        for link in lock(&self.shared.sessions).iter() {
+            let st = lock(&link.st);
+            if !st.authed {
+                continue;
+            }
+            let mine: Vec<Bytes> = events
+                .iter()
+                .filter(|e| st.wants(e.category, &e.packet))
+                .map(|e| e.packet.raw().clone())
+                .collect();
+            if !mine.is_empty() {
+                let job = flood::FloodJob::cycling(Arc::new(mine), count, rate_per_sec);
+                let _ = link.tx.send(Out::Flood(job));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Every packet received from clients so far (all sessions, in order of
     /// arrival), as sent.
     pub fn received(&self) -> Vec<Packet> {

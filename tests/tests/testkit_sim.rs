@@ -697,3 +697,34 @@ async fn paused_time_skips_the_login_failure_delay() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn flood_from_a_capture_cycles_its_events() {
+    let sim = sim().await;
+    let (mut s, mut dec, mut buf) = raw_login(&sim).await;
+    let capture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/asterisk-22.10.1/13-event-flood.server.bin"
+    ))
+    .unwrap();
+    assert_eq!(sim.flood_from_capture(&capture, 5000, None), 1);
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..5000 {
+        let p = next_packet(&mut s, &mut dec, &mut buf).await.unwrap();
+        names.insert(p.event().expect("only events").to_string());
+    }
+    assert!(
+        names.contains("Newchannel") && names.contains("Hangup"),
+        "{names:?}"
+    );
+    s.write_all(b"Action: Ping\r\nActionID: after\r\n\r\n")
+        .await
+        .unwrap();
+    let p = next_packet(&mut s, &mut dec, &mut buf).await.unwrap();
+    assert_eq!(
+        p.action_id().unwrap(),
+        "after",
+        "more events than asked for"
+    );
+    sim.shutdown().await;
+}
