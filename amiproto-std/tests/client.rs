@@ -223,13 +223,16 @@ fn pipelined_10000_pings_do_not_deadlock() {
             }
             let id = header(&ping, "ActionID").unwrap();
             // Padding makes the answers outweigh the actions several times.
-            peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\nTimestamp: 1700000000.000000\r\nPadding: {}\r\n\r\n", "x".repeat(500)).as_bytes());
+            peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\nTimestamp: 1700000000.000000\r\nPadding: {}\r\n\r\n", "x".repeat(600)).as_bytes());
             answered += 1;
         }
         assert_eq!(answered, N + 100);
     });
     let mut client = Client::connect(fast(&url)).unwrap();
-    let outcomes = client.send_all((0..N).map(|_| Action::ping()));
+    // ~6 MB each way: more than the socket buffers hold while neither side
+    // reads, so this only finishes if the client reads while it writes.
+    let pad = "y".repeat(600);
+    let outcomes = client.send_all((0..N).map(|_| Action::ping().header("Padding", pad.clone())));
     assert_eq!(outcomes.len(), N);
     for (i, o) in outcomes.into_iter().enumerate() {
         let p = o
