@@ -119,7 +119,7 @@ impl Client {
                 crate::tls::handshake(&tls, &endpoint.host, endpoint.port, tcp, deadline)?
             }
             #[cfg(not(feature = "tls"))]
-            unreachable!("checked above")
+            return Err(Error::TlsUnavailable);
         } else {
             Transport::Plain(tcp)
         };

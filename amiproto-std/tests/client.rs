@@ -575,3 +575,10 @@ fn zero_timeout_polls_what_has_arrived() {
     drop(client);
     server.join().unwrap();
 }
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn amis_needs_the_tls_feature() {
+    let err = amiproto_std::connect("amis://a:b@127.0.0.1:1").unwrap_err();
+    assert!(matches!(err, Error::TlsUnavailable), "{err:?}");
+}
