@@ -53,19 +53,45 @@
 //! # }
 //! ```
 //!
-//! What it simulates: plaintext and MD5 login (users with read/write
-//! classes), `Permission denied`, event masks (`Events:` on login and the
-//! `Events` action) and `Filter`; `Ping`, `Command` (canned output),
-//! `Getvar`/`Setvar`, `UserEvent`, `CoreSettings`, `CoreStatus`;
-//! `Originate` of `Local/` channels (sync and async) with the events of a
-//! real call; `CoreShowChannels`, `Status`, `QueueStatus` and regex `Hangup`
-//! lists; Asterisk's input limits (1022-byte lines, 128 lines, missing
-//! `Action`); event floods; capture replay; faults ([`Faults`]); restart on
-//! the same port; TLS (feature `tls`).
+//! What it simulates:
+//! - the session: banner, plaintext and MD5 challenge login for users with
+//!   read/write classes, failure after a delay then close, the
+//!   unauthenticated-socket timeout, `Permission denied` before login and
+//!   outside a user's write classes, `Logoff` → `Goodbye` → close;
+//! - events: masks (`Events:` on login, the `Events` action), read classes,
+//!   `Filter` (legacy regex and `MatchCriteria`), `FullyBooted` and
+//!   `SuccessfulAuth` on login, [`Simulator::push_event`];
+//! - actions: `Ping`, `Command` (canned output; AMI 11 `Output:` lines or
+//!   the legacy `Response: Follows` body), `Getvar`/`Setvar` (globals and
+//!   channel variables), `UserEvent` (headers echoed verbatim),
+//!   `CoreSettings`, `CoreStatus`, `QueueRule` (with its trailing empty
+//!   packet), `Originate` of `Local/` channels, sync and async, with the
+//!   events and header sets of a real call (answer, busy, no answer, no such
+//!   extension, queue), and the lists `CoreShowChannels`, `Status`,
+//!   `QueueStatus` and regex `Hangup` (`EventList: start` / `Complete` /
+//!   `ListItems`);
+//! - Asterisk's input parser: 1024-byte line buffer (`line too long`, and
+//!   the extra `Missing action` when the CR lands on the boundary), 128
+//!   lines, missing or empty `Action`, bare-LF and lower-case input;
+//! - load and faults: [`Simulator::flood`] (generated, numbered events in
+//!   pre-encoded batches), [`Simulator::flood_from_capture`], [`Replay`] of
+//!   a capture in chunks, [`Faults`] (cut after N bytes, stall, delayed
+//!   answers, write timeout, close before banner), [`Simulator::push_raw`]
+//!   (garbage, oversized packets), [`Simulator::restart`],
+//!   [`Simulator::stop_listening`], [`Simulator::drop_clients`]; TLS with a
+//!   self-signed certificate (feature `tls`).
 //!
-//! What it does not: real media, dialplan execution, SIP/PJSIP, agents
-//! answering queue calls, AGI, the many actions not listed above (they get
-//! `Invalid/unknown command`), event ordering races between sessions.
+//! Timers run on tokio's clock: under `start_paused` the 1 s login-failure
+//! delay and call durations cost no wall time, and timestamps move with the
+//! virtual clock.
+//!
+//! What it does not simulate: media, dialplan beyond the call shapes above,
+//! SIP/PJSIP, AGI, queue members answering, devices and presence states,
+//! the actions not listed (they get `Invalid/unknown command`, as unknown
+//! names do in Asterisk), security events other than `SuccessfulAuth`,
+//! Asterisk's own event ordering races between concurrent calls, and back
+//! pressure by default (a client that never reads grows the session's queue
+//! unless [`Faults::write_timeout`] is set).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
