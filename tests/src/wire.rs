@@ -105,9 +105,30 @@ impl SimEvent {
 /// `Empty:` or `NoSpace:tight` that `UserEvent` echoes, so events are
 /// written as bytes and indexed this way.)
 pub(crate) fn packet_from(mut buf: BytesMut) -> Packet {
-    let mut dec = Decoder::new().banner_mode(BannerMode::Absent);
+    let limits = amiproto::Limits {
+        max_line_len: 1 << 20,
+        max_packet_len: 64 << 20,
+        max_headers: 1 << 16,
+    };
+    let raw = buf.clone().freeze();
+    let mut dec = Decoder::with_limits(limits).banner_mode(BannerMode::Absent);
     match dec.decode(&mut buf) {
         Ok(Some(Frame::Packet(p))) => p,
-        other => panic!("simulator built an undecodable packet: {other:?}"),
+        // Client bytes echoed into an event can be anything; never panic:
+        // keep the first line as a one-header packet.
+        _ => {
+            let first = raw.split(|&b| b == b'\n').next().unwrap_or(b"");
+            let first = first.strip_suffix(b"\r").unwrap_or(first);
+            let (k, v) = match first.iter().position(|&b| b == b':') {
+                Some(i) => (&first[..i], first[i + 1..].trim_ascii_start()),
+                None => (&b"Event"[..], first),
+            };
+            let k = String::from_utf8_lossy(k);
+            Packet::builder()
+                .header(&k, v)
+                .build()
+                .or_else(|_| Packet::builder().header("Event", "Unparsable").build())
+                .expect("a fixed header builds")
+        }
     }
 }

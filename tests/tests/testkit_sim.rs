@@ -728,3 +728,42 @@ async fn flood_from_a_capture_cycles_its_events() {
     );
     sim.shutdown().await;
 }
+
+/// Odd client bytes echoed by `UserEvent` never take the simulator down.
+#[tokio::test]
+async fn odd_userevent_headers_are_echoed_or_survived() {
+    let sim = sim().await;
+    let (mut s, mut dec, mut buf) = raw_login(&sim).await;
+    let odd: &[&[u8]] = &[
+        b"NoColonAtAll",
+        b"Nul: a\0b",
+        b"Latin1: \xe9t\xe9",
+        b"Cr: a\rb",
+        b": empty key",
+        b"Spaces :  x  ",
+    ];
+    for (i, line) in odd.iter().enumerate() {
+        let mut m =
+            format!("Action: UserEvent\r\nActionID: odd-{i}\r\nUserEvent: Odd\r\n").into_bytes();
+        m.extend_from_slice(line);
+        m.extend_from_slice(b"\r\n\r\n");
+        s.write_all(&m).await.unwrap();
+    }
+    s.write_all(b"Action: Ping\r\nActionID: last\r\n\r\n")
+        .await
+        .unwrap();
+    let mut echoed = 0;
+    loop {
+        let p = next_packet(&mut s, &mut dec, &mut buf)
+            .await
+            .expect("still up");
+        if p.is_event("UserEvent") {
+            echoed += 1;
+        }
+        if p.action_id().is_some_and(|a| a == "last") && p.response().is_some() {
+            break;
+        }
+    }
+    assert_eq!(echoed, odd.len());
+    sim.shutdown().await;
+}
