@@ -103,6 +103,10 @@ pub struct Status {
 /// error: [`Error::Connect`] (refused, unreachable), [`Error::ConnectTimeout`],
 /// [`Error::Tls`], or [`Error::Connection`] (banner timeout, not AMI,
 /// authentication failed with the server's message…).
+///
+/// The first connection is never retried, whatever the
+/// [`ClientConfig::reconnect`] policy: that policy applies once a connection
+/// has been logged in and is then lost.
 pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Error> {
     let span = tracing::info_span!(
         "ami",
