@@ -45,21 +45,56 @@ fn err_msg(req: &Request, msg: &str) -> Bytes {
     l.end()
 }
 
-/// `Action` names and the write classes they need (0: none).
+/// The actions simulated: name as `ListCommands` spells it, its synopsis
+/// and the write classes it needs (0: none), in Asterisk's order.
+const ACTIONS: &[(&str, &str, u32)] = &[
+    ("Challenge", "Generate Challenge for MD5 Auth.", 0),
+    ("Command", "Execute Asterisk CLI Command.", COMMAND),
+    (
+        "CoreSettings",
+        "Show PBX core settings (version etc).",
+        SYSTEM | REPORTING,
+    ),
+    (
+        "CoreShowChannels",
+        "List currently active channels.",
+        SYSTEM | REPORTING,
+    ),
+    (
+        "CoreStatus",
+        "Show PBX core status variables.",
+        SYSTEM | REPORTING,
+    ),
+    ("Events", "Control Event Flow.", 0),
+    (
+        "Filter",
+        "Dynamically add filters for the current manager session.",
+        SYSTEM,
+    ),
+    (
+        "Getvar",
+        "Gets a channel variable or function value.",
+        CALL | REPORTING,
+    ),
+    ("Hangup", "Hangup channel.", SYSTEM | CALL),
+    ("ListCommands", "List available manager commands.", 0),
+    ("Login", "Login Manager.", 0),
+    ("Logoff", "Logoff Manager.", 0),
+    ("Originate", "Originate a call.", ORIGINATE),
+    ("Ping", "Keepalive command.", 0),
+    ("QueueRule", "Queue Rules.", 0),
+    ("QueueStatus", "Show queue status.", 0),
+    ("Setvar", "Sets a channel variable or function value.", CALL),
+    ("Status", "List channel status.", SYSTEM | CALL | REPORTING),
+    ("UserEvent", "Send an arbitrary event.", USER),
+];
+
+/// The write classes `action` (lower case) needs, if it is simulated.
 fn authority(action: &str) -> Option<u32> {
-    Some(match action {
-        "login" | "logoff" | "challenge" | "ping" | "events" | "queuestatus" | "queuerule" => 0,
-        "command" => COMMAND,
-        "originate" => ORIGINATE,
-        "getvar" => CALL | REPORTING,
-        "setvar" => CALL,
-        "userevent" => USER,
-        "coresettings" | "corestatus" | "coreshowchannels" => SYSTEM | REPORTING,
-        "status" => SYSTEM | CALL | REPORTING,
-        "hangup" => SYSTEM | CALL,
-        "filter" => SYSTEM,
-        _ => return None,
-    })
+    ACTIONS
+        .iter()
+        .find(|(name, _, _)| name.eq_ignore_ascii_case(action))
+        .map(|(_, _, a)| *a)
 }
 
 fn unknown(s: &str) -> String {
@@ -167,6 +202,16 @@ impl Session {
             "hangup" => self.hangup(&req),
             "queuestatus" => self.queuestatus(&req),
             "queuerule" => self.queuerule(&req),
+            "listcommands" => {
+                let mut l = resp("Success", &req);
+                for (name, synopsis, auth) in ACTIONS {
+                    l.h(
+                        name,
+                        format!("{synopsis}  (Priv: {})", classes::to_str(*auth)),
+                    );
+                }
+                self.send(l.end());
+            }
             _ => unreachable!("every action with an authority is handled"),
         }
         ControlFlow::Continue(())

@@ -64,7 +64,7 @@
 //! - actions: `Ping`, `Command` (canned output; AMI 11 `Output:` lines or
 //!   the legacy `Response: Follows` body), `Getvar`/`Setvar` (globals and
 //!   channel variables), `UserEvent` (headers echoed verbatim),
-//!   `CoreSettings`, `CoreStatus`, `QueueRule` (with its trailing empty
+//!   `CoreSettings`, `CoreStatus`, `ListCommands`, `QueueRule` (with its trailing empty
 //!   packet), `Originate` of `Local/` channels, sync and async, with the
 //!   events and header sets of a real call (answer, busy, no answer, no such
 //!   extension, queue), and the lists `CoreShowChannels`, `Status`,

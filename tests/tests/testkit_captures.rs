@@ -291,3 +291,32 @@ async fn list_items_have_the_headers_and_order_of_capture_07() {
     }
     sim.shutdown().await;
 }
+
+/// `ListCommands` lines are those of capture 07 for every simulated action.
+#[tokio::test]
+async fn listcommands_lines_come_from_capture_07() {
+    let sim = sim().await;
+    let got = session(
+        &sim,
+        b"Action: Login\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n\
+          Action: ListCommands\r\nActionID: lc\r\n\r\nAction: Logoff\r\n\r\n",
+    )
+    .await;
+    let got = String::from_utf8(got).unwrap();
+    let want = String::from_utf8_lossy(&capture("asterisk-22.10.1/07-list-actions.server.bin"))
+        .into_owned();
+    let listed: Vec<&str> = got
+        .split("ActionID: lc\r\n")
+        .nth(1)
+        .unwrap()
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .split("\r\n")
+        .collect();
+    assert!(listed.len() >= 19);
+    for line in listed {
+        assert!(want.contains(&format!("\r\n{line}\r\n")), "{line}");
+    }
+    sim.shutdown().await;
+}
