@@ -85,7 +85,10 @@ fn start(mode: Mode) -> SocketAddr {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let mode = mode.clone();
-            std::thread::spawn(move || session(stream, mode));
+            std::thread::Builder::new()
+                .name("server".into())
+                .spawn(move || session(stream, mode))
+                .unwrap();
         }
     });
     addr

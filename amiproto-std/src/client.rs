@@ -271,12 +271,31 @@ impl Client {
     where
         I: IntoIterator<Item = Action>,
     {
-        let handles: Vec<Result<ActionHandle, Error>> =
-            actions.into_iter().map(|a| self.submit(a)).collect();
-        handles
+        // Errors are rare and large: keep them aside, the handles compact.
+        let mut refused = Vec::new();
+        let handles: Vec<Option<ActionHandle>> = actions
             .into_iter()
-            .map(|h| h.and_then(|h| self.wait(h)))
-            .collect()
+            .enumerate()
+            .map(|(i, a)| match self.submit(a) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    refused.push((i, e));
+                    None
+                }
+            })
+            .collect();
+        let mut refused = refused.into_iter().peekable();
+        let mut out = Vec::with_capacity(handles.len());
+        for (i, h) in handles.into_iter().enumerate() {
+            out.push(match h {
+                Some(h) => self.wait(h),
+                None => match refused.next_if(|(at, _)| *at == i) {
+                    Some((_, e)) => Err(e),
+                    None => Err(Error::UnknownHandle),
+                },
+            });
+        }
+        out
     }
 
     /// Write everything submitted so far (reading meanwhile).
