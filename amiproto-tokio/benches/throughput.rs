@@ -8,6 +8,10 @@
 //!   `ping/raw_socket`: the same actions written in one go on a bare socket
 //!   while their answers are counted.
 //!
+//! - `ping_fast/*`: the same two against a minimal Ping responder (no
+//!   simulator), which shows what the client itself can carry when the
+//!   server is not the bottleneck.
+//!
 //! `cargo bench -p amiproto-tokio --bench throughput`
 
 use std::time::{Duration, Instant};
@@ -181,11 +185,126 @@ fn pings(c: &mut Criterion) {
     rt.block_on(sim.shutdown());
 }
 
+/// A minimal AMI server: a banner, then `Ping: Pong` (or `Goodbye` to a
+/// Logoff) for every packet, echoing its ActionID. Serves connections one
+/// after another.
+async fn fast_responder() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            s.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                if s.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let end = memmem::Finder::new(b"\r\n\r\n");
+                let id_key = memmem::Finder::new(b"ActionID: ");
+                let mut buf = Vec::with_capacity(256 * 1024);
+                let mut chunk = vec![0u8; 64 * 1024];
+                let mut out = Vec::with_capacity(256 * 1024);
+                loop {
+                    let n = match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut start = 0;
+                    let mut bye = false;
+                    while let Some(i) = end.find(&buf[start..]) {
+                        let packet = &buf[start..start + i + 2];
+                        let id = id_key.find(packet).map(|k| {
+                            let v = &packet[k + 10..];
+                            &v[..memchr::memchr(b'\r', v).unwrap_or(v.len())]
+                        });
+                        if memmem::find(packet, b"Action: Logoff").is_some() {
+                            out.extend_from_slice(b"Response: Goodbye\r\n");
+                            bye = true;
+                        } else {
+                            out.extend_from_slice(b"Response: Success\r\n");
+                        }
+                        if let Some(id) = id {
+                            out.extend_from_slice(b"ActionID: ");
+                            out.extend_from_slice(id);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        out.extend_from_slice(b"Ping: Pong\r\n\r\n");
+                        start += i + 4;
+                    }
+                    buf.drain(..start);
+                    if s.write_all(&out).await.is_err() || bye {
+                        return;
+                    }
+                    out.clear();
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn pings_fast(c: &mut Criterion) {
+    let rt = runtime();
+    let addr = rt.block_on(fast_responder());
+    let mut g = c.benchmark_group("ping_fast");
+    g.sample_size(10).throughput(Throughput::Elements(PINGS));
+
+    g.bench_function("raw_socket", |b| {
+        let sock = rt.block_on(async {
+            let s = TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut s = s;
+            let mut banner = [0u8; 30];
+            s.read_exact(&mut banner).await.unwrap();
+            s
+        });
+        let (mut rd, mut wr) = sock.into_split();
+        let mut wire = Vec::new();
+        for i in 0..PINGS {
+            wire.extend_from_slice(format!("Action: Ping\r\nActionID: p{i}\r\n\r\n").as_bytes());
+        }
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (w, ()) =
+                        tokio::join!(wr.write_all(&wire), count_terminators(&mut rd, PINGS));
+                    w.unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    });
+
+    g.bench_function("client", |b| {
+        let mut config = ClientConfig::new(addr.ip().to_string(), addr.port(), "admin", "amp111");
+        config.ami.auth = amiproto::AuthMethod::Plain;
+        let (client, _stream) = rt.block_on(connect(config)).unwrap();
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let futs: Vec<_> = (0..PINGS).map(|_| client.send(Action::ping())).collect();
+                    for f in futs {
+                        f.await.unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        });
+        rt.block_on(client.logoff()).unwrap();
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = events, pings
+    targets = events, pings, pings_fast
 }
 criterion_main!(benches);
