@@ -317,3 +317,51 @@ fn std_mid_packet_disconnect_fails_pending_actions() {
     assert!(c.is_closed());
     assert!(matches!(c.ping(), Err(Error::Closed(_))));
 }
+
+#[test]
+fn std_streamed_list_cancel_and_iterator_end() {
+    let sim = sim();
+    let mut c = Client::connect(config(&sim.url(), "auth=plain&events=call")).unwrap();
+    let call = Action::originate("Local/200@default")
+        .header("Application", "Wait")
+        .header("Data", "5");
+    c.originate(call).unwrap();
+    while c
+        .next_event(Some(Duration::from_millis(100)))
+        .unwrap()
+        .is_some()
+    {}
+
+    // Streamed: items come as ListItem events, the outcome has none.
+    let h = c
+        .submit_with(
+            Action::new("CoreShowChannels"),
+            amiproto::SendOptions::new().stream_list(),
+        )
+        .unwrap();
+    let list = c.wait(h).unwrap().into_list().unwrap();
+    assert!(list.items.is_empty());
+    let mut streamed = 0;
+    while let Some(item) = c.next_event(Some(Duration::from_millis(100))).unwrap() {
+        if let EventItem::ListItem { handle, item } = item {
+            assert_eq!(handle, h);
+            assert!(item.is_event("CoreShowChannel"));
+            streamed += 1;
+        }
+    }
+    assert_eq!(Some(streamed), list.announced_items());
+    assert!(streamed > 0);
+
+    // Cancelled: no outcome kept, the late answer is consumed quietly.
+    let h = c.submit(Action::ping()).unwrap();
+    assert!(c.cancel(h));
+    assert!(matches!(c.wait(h), Err(Error::UnknownHandle)));
+    c.ping().unwrap();
+
+    // The iterator ends quietly after a logoff.
+    let h = c.submit(Action::logoff()).unwrap();
+    assert!(c.wait(h).is_ok());
+    let rest: Vec<_> = c.events().collect();
+    assert!(rest.iter().all(|r| r.is_ok()), "{rest:?}");
+    assert_eq!(c.close_reason(), Some(&CloseReason::LoggedOff));
+}
