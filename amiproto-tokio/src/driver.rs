@@ -241,6 +241,8 @@ impl Driver {
             if let Some(t) = io.take() {
                 let conn = self.new_connection();
                 let reason = self.run_session(t, conn).await;
+                let r = reason.clone();
+                self.status.send_modify(|s| s.last_close = Some(r));
                 let initial = self.ready_tx.is_some();
                 if let Some(tx) = self.ready_tx.take() {
                     let err = match &reason {

@@ -92,6 +92,8 @@ pub struct Status {
     pub version: Option<AmiVersion>,
     /// How many times the connection was re-established.
     pub generation: u32,
+    /// Why the last connection ended (`None` while the first is up).
+    pub last_close: Option<amiproto::CloseReason>,
 }
 
 /// Connect, log in, and start the driver task (on the current tokio
@@ -122,6 +124,7 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
             state: ConnectionState::Connecting,
             version: None,
             generation: 0,
+            last_close: None,
         });
         let (ready_tx, ready_rx) = oneshot::channel();
         let mut driver = Driver::new(config, rx, status_tx, first, ready_tx);

@@ -301,6 +301,12 @@ async fn keepalive_detects_a_silent_server() {
     .await
     .unwrap()
     .unwrap();
+    assert_eq!(
+        client.status().last_close,
+        Some(CloseReason::Error(
+            amiproto::ConnectionError::KeepaliveTimeout
+        ))
+    );
     let err = client.ping().await.unwrap_err();
     assert!(matches!(err, Error::Closed), "{err:?}");
     sim.shutdown().await;
