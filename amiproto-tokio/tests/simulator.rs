@@ -253,12 +253,13 @@ async fn reconnect_after_restart_fails_pending_and_serves_new() {
     );
     assert!(err.is_connection_lost());
     timeout(T, client.ready()).await.unwrap().unwrap();
-    assert_eq!(client.status().generation, 1);
+    let generation = client.status().generation;
+    assert!(generation >= 1);
     client.ping().await.unwrap();
     // The stream marks the gap, and the filter was set again.
     let mut saw_marker = false;
     while let Some(item) = ev.try_recv() {
-        saw_marker |= matches!(item, EventItem::Reconnected { generation: 1 });
+        saw_marker |= item == EventItem::Reconnected { generation };
     }
     assert!(saw_marker);
     let filters = sim
