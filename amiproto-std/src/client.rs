@@ -623,9 +623,11 @@ impl Client {
     fn read_available(&mut self) -> bool {
         let mut got = false;
         if self.io.tcp().set_nonblocking(true).is_ok() {
-            // Bounded, so a server that writes faster than we decode cannot
-            // keep us from writing (or grow the queue) without end.
-            for _ in 0..16 {
+            // Until the socket is drained (a short read does not prove it
+            // over TLS, which hands out one record at a time), but bounded,
+            // so a server that writes faster than we decode cannot keep us
+            // from writing (or grow the queue) without end.
+            for _ in 0..64 {
                 match self.io.read(&mut self.read_buf) {
                     Ok(0) => {
                         self.conn.handle_eof(Instant::now());
@@ -635,9 +637,6 @@ impl Client {
                     Ok(n) => {
                         self.conn.handle_input(Instant::now(), &self.read_buf[..n]);
                         got = true;
-                        if n < self.read_buf.len() {
-                            break;
-                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if is_would_block(&e) => break,
