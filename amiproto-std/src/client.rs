@@ -82,6 +82,8 @@ pub struct Client {
     write_stall: Duration,
     /// Submits since the core's output was last moved to `wbuf`.
     unmoved: usize,
+    /// Bytes pending when a write from `submit` last stalled.
+    stall_mark: usize,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -138,6 +140,7 @@ impl Client {
             read_timeout: Some(Duration::ZERO),
             write_stall,
             unmoved: 0,
+            stall_mark: 0,
         };
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
@@ -218,8 +221,17 @@ impl Client {
         self.unmoved += 1;
         if self.unmoved >= MOVE_EVERY {
             self.take_transmit();
-            if self.wbuf.len() - self.wpos >= FLUSH_THRESHOLD {
-                self.flush_all();
+            // Past the threshold, write; after a stall, try again only once
+            // another threshold's worth has piled up (a server that does
+            // not read must not cost a stall per batch of submits).
+            let pending = self.wbuf.len() - self.wpos;
+            if pending >= FLUSH_THRESHOLD && pending >= self.stall_mark + FLUSH_THRESHOLD {
+                self.write_out(false);
+                self.stall_mark = if self.write_pending() {
+                    self.wbuf.len() - self.wpos
+                } else {
+                    0
+                };
             }
         }
         Ok(handle)
@@ -300,7 +312,7 @@ impl Client {
 
     /// Write everything submitted so far (reading meanwhile).
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.flush_all();
+        self.write_out(true);
         match &self.closed {
             Some(reason) => Err(Error::Closed(reason.clone())),
             None => Ok(()),
@@ -476,7 +488,7 @@ impl Client {
     /// for [`Client::next_from_core`] (saving a queue round trip when the
     /// caller takes events anyway).
     fn turn(&mut self, until: Option<Instant>, drain: bool) {
-        self.flush_all();
+        self.write_out(false);
         if self.closed.is_some() {
             return;
         }
@@ -485,14 +497,23 @@ impl Client {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // A stalled write has just read: do not block on reading with bytes
+        // still to write; run due timers and let the caller look.
+        let stalled = self.write_pending();
         if let Some(at) = deadline {
-            if at <= now {
+            if at <= now || stalled {
                 self.conn.handle_timeout(now);
                 if drain {
                     self.drain();
                 }
                 return;
             }
+        }
+        if stalled {
+            if drain {
+                self.drain();
+            }
+            return;
         }
         self.read_once(deadline.map(|at| at - now));
         if drain {
@@ -570,8 +591,9 @@ impl Client {
 
     /// Write everything pending. When the socket does not take more within
     /// the write stall, read instead (the server may be blocked writing to
-    /// us), then try again.
-    fn flush_all(&mut self) {
+    /// us), then try again — or, unless `until_done`, return so the caller
+    /// can look at what the read brought (an outcome, a timeout).
+    fn write_out(&mut self, until_done: bool) {
         loop {
             if self.closed.is_some() {
                 self.wbuf.clear();
@@ -585,26 +607,48 @@ impl Client {
                 if !self.io.wants_write() {
                     return;
                 }
-                match self.io.write_pending() {
-                    Ok(()) => {}
-                    Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::WriteZero => {
-                        self.stalled_read()
+                let stalled = match self.io.write_pending() {
+                    Ok(()) => false,
+                    Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::WriteZero => true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Err(e) => {
+                        self.write_failed(e);
+                        false
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => self.write_failed(e),
+                };
+                if stalled {
+                    self.stalled_read();
+                    if !until_done {
+                        return;
+                    }
                 }
                 continue;
             }
-            match self.io.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => self.stalled_read(),
-                Ok(n) => self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::WriteZero => {
-                    self.stalled_read()
+            let stalled = match self.io.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => true,
+                Ok(n) => {
+                    self.wpos += n;
+                    false
                 }
-                Err(e) => self.write_failed(e),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+                Err(e) if is_would_block(&e) || e.kind() == io::ErrorKind::WriteZero => true,
+                Err(e) => {
+                    self.write_failed(e);
+                    false
+                }
+            };
+            if stalled {
+                self.stalled_read();
+                if !until_done {
+                    return;
+                }
             }
         }
+    }
+
+    /// Whether bytes still wait to be written.
+    fn write_pending(&self) -> bool {
+        self.wpos < self.wbuf.len() || self.io.wants_write() || self.conn.has_transmit()
     }
 
     /// The socket takes no more bytes: read whatever has arrived (the
@@ -659,7 +703,7 @@ impl Client {
     /// One turn that never blocks: write what is pending, expire what is
     /// due, take in what has arrived.
     fn poll_now(&mut self) {
-        self.flush_all();
+        self.write_out(false);
         if self.closed.is_some() {
             return;
         }
@@ -667,7 +711,7 @@ impl Client {
         if self.conn.poll_timeout().is_some_and(|at| at <= now) {
             self.conn.handle_timeout(now);
             self.drain();
-            self.flush_all();
+            self.write_out(false);
         }
         if self.closed.is_none() {
             self.read_available();

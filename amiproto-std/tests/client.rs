@@ -582,3 +582,40 @@ fn amis_needs_the_tls_feature() {
     let err = amiproto_std::connect("amis://a:b@127.0.0.1:1").unwrap_err();
     assert!(matches!(err, Error::TlsUnavailable), "{err:?}");
 }
+
+/// A server that neither reads nor writes: the action times out on time
+/// even though its bytes cannot all be written.
+#[test]
+fn action_timeout_holds_while_writes_are_stalled() {
+    let (done, wait_done) = std::sync::mpsc::channel::<()>();
+    let (url, server) = serve("?auth=plain", move |mut peer| {
+        peer.login();
+        let _ = wait_done.recv();
+    });
+    let mut client = Client::connect(
+        fast(&url).map_config(|c| c.action_timeout(Some(Duration::from_millis(200)))),
+    )
+    .unwrap();
+    let pad = "z".repeat(900);
+    let handles: Vec<_> = (0..8_000)
+        .map(|_| {
+            client
+                .submit(Action::ping().header("Padding", pad.clone()))
+                .unwrap()
+        })
+        .collect();
+    // 7 MB cannot all be written; waiting must not wait for that.
+    let t = Instant::now();
+    let err = client.wait(handles[0]).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let err = client.wait(handles[7_999]).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        t.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
+    done.send(()).unwrap();
+    drop(client);
+    server.join().unwrap();
+}
