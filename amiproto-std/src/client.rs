@@ -175,7 +175,9 @@ impl Client {
     }
 
     /// Send `action` without wanting an answer: it is written before this
-    /// returns; its answer is consumed quietly.
+    /// returns (this blocks while the server takes no bytes, reading
+    /// meanwhile, until written or the connection ends); its answer is
+    /// consumed quietly.
     pub fn send_no_reply(&mut self, action: Action) -> Result<(), Error> {
         self.submit_inner(action, SendOptions::new().no_reply(), false)?;
         self.flush()
@@ -310,7 +312,9 @@ impl Client {
         out
     }
 
-    /// Write everything submitted so far (reading meanwhile).
+    /// Write everything submitted so far, reading meanwhile. Blocks until
+    /// written or the connection ends (a server that never reads again is
+    /// only noticed through the keepalive).
     pub fn flush(&mut self) -> Result<(), Error> {
         self.write_out(true);
         match &self.closed {
