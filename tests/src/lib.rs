@@ -386,3 +386,9 @@ fn make_tls() -> io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
         .map_err(io::Error::other)?;
     Ok((tokio_rustls::TlsAcceptor::from(Arc::new(cfg)), der))
 }
+
+/// The README's Rust examples, compiled as doc tests of this crate (which
+/// sees every crate of the workspace).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
