@@ -241,6 +241,9 @@ async fn run_session<S: Stream>(shared: Arc<Shared>, stream: S, peer: SocketAddr
     shared.remove_session(id);
 }
 
+/// How long a replay waits, after its last byte, for the client to leave.
+const REPLAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serve a capture's bytes; record what the client sends.
 async fn run_replay<R, W>(shared: Arc<Shared>, mut rd: R, mut wr: W, replay: Replay)
 where
@@ -274,19 +277,27 @@ where
                 }
             }
             if !put(&mut wr, piece, &mut written, &shared.faults()).await {
-                return;
+                return false;
             }
         }
         let _ = wr.flush().await;
         if replay.close_at_end {
             let _ = wr.shutdown().await;
+            true
         } else {
-            std::future::pending::<()>().await;
+            std::future::pending::<bool>().await
         }
     };
     tokio::pin!(record);
     tokio::select! {
-        _ = serve => {}
+        served = serve => {
+            if served {
+                // Half-closed: read on until the client leaves. Closing a
+                // socket with unread input resets the connection, and a reset
+                // makes the client's kernel discard what it has not read yet.
+                let _ = tokio::time::timeout(REPLAY_DRAIN, &mut record).await;
+            }
+        }
         _ = &mut record => {
             // The client left; nothing more to serve.
         }

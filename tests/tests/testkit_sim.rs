@@ -478,6 +478,37 @@ async fn replay_serves_a_capture_in_chunks() {
     sim.shutdown().await;
 }
 
+/// A client that is still writing when the replay ends (and reads late)
+/// gets every byte: the replay reads the client's input before closing, so
+/// the close is a clean FIN and never a reset that discards unread data.
+#[tokio::test]
+async fn replay_end_does_not_reset_a_busy_client() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/asterisk-22.10.1/13-event-flood.server.bin"
+    ))
+    .unwrap();
+    let sim = Simulator::start(SimConfig::default().replay(Replay::new(bytes.clone())))
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    // Write actions the replay will never answer, while not reading, until
+    // well after the replay has written everything and half-closed.
+    for _ in 0..20 {
+        s.write_all(b"Action: Ping\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut got = Vec::new();
+    tokio::time::timeout(T, s.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), bytes.len());
+    assert!(got == bytes);
+    drop(s);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn faults_cut_stall_and_refuse() {
     let sim = sim().await;
