@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::encode::{check_action_id, check_line, put_line, MAX_LINES};
+use crate::encode::{check_action_id, check_line, check_value_line, put_line, MAX_LINES};
 use crate::error::EncodeError;
 
 /// An action to send: a name, an optional `ActionID` and headers in order.
@@ -110,11 +110,12 @@ impl Action {
         if self.name.is_empty() {
             return Err(EncodeError::EmptyActionName);
         }
-        check_line("Action", self.name.as_bytes())?;
+        // The fixed keys are valid; a valid ActionID (printable ASCII, at
+        // most 64 bytes) also makes a valid line.
+        check_value_line("Action", self.name.as_bytes())?;
         let id = action_id.or(self.action_id.as_deref());
         if let Some(id) = id {
             check_action_id(id)?;
-            check_line("ActionID", id.as_bytes())?;
         }
         let count = 1 + usize::from(id.is_some()) + self.headers.len();
         if count > MAX_LINES {
@@ -139,12 +140,13 @@ impl Action {
         self.validate(action_id)?;
         let id = action_id.or(self.action_id.as_deref());
         buf.reserve(self.encoded_len(id));
-        put_line(buf, b"Action", self.name.as_bytes());
+        put_line(buf, b"Action: ", self.name.as_bytes());
         if let Some(id) = id {
-            put_line(buf, b"ActionID", id.as_bytes());
+            put_line(buf, b"ActionID: ", id.as_bytes());
         }
         for (k, v) in &self.headers {
-            put_line(buf, k.as_bytes(), v);
+            buf.extend_from_slice(k.as_bytes());
+            put_line(buf, b": ", v);
         }
         buf.extend_from_slice(b"\r\n");
         Ok(())
