@@ -274,7 +274,9 @@ impl Decoder {
     /// greeting, which is reported as soon as it differs from a banner).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         if self.skip.is_none() && self.banner == BannerMode::Absent && self.mode == Mode::Headers {
-            self.fast_headers(buf);
+            if let Some(end) = self.fast_headers(buf) {
+                return Ok(Some(Frame::Packet(self.finish(buf, end))));
+            }
         }
         loop {
             let Some(nl) = self.next_newline(buf) else {
@@ -396,13 +398,17 @@ impl Decoder {
 
     /// The hot path: ordinary header lines of an ordinary packet, with the
     /// scanner state in locals. It stops, without consuming it, at the first
-    /// line that needs more than "index a header": a blank line, a line over
-    /// a limit, the header limit, the end of the bytes scanned in whole
-    /// blocks. It consumes a `Response: Follows` line and stops after it.
-    /// [`Decoder::decode`] then carries on exactly as if it had seen every
-    /// line itself.
+    /// line that needs more than "index a header": a blank line before any
+    /// header, a line over a limit, the header limit, the end of the bytes
+    /// scanned in whole blocks. It consumes a `Response: Follows` line and
+    /// stops after it. [`Decoder::decode`] then carries on exactly as if it
+    /// had seen every line itself.
+    ///
+    /// The blank line that ends a packet with headers (within the packet
+    /// limit) is consumed too: the packet's length is returned, for
+    /// [`Decoder::finish`].
     #[inline]
-    fn fast_headers(&mut self, buf: &[u8]) {
+    fn fast_headers(&mut self, buf: &[u8]) -> Option<usize> {
         let Limits {
             max_line_len,
             max_packet_len,
@@ -427,6 +433,15 @@ impl Decoder {
             let nl = scan + off;
             let crlf = nl > line_start && buf[nl - 1] == b'\r';
             let content_end = nl - usize::from(crlf);
+            if content_end == line_start && nl < max_packet_len && !self.fields.is_empty() {
+                // The end of the packet, as `line` would find it: in
+                // `Mode::Headers` there is no body.
+                bits = (bits >> off) >> 1;
+                span -= off + 1;
+                (self.scan, self.nl_bits, self.nl_span) = (nl + 1, bits, span);
+                self.line_start = nl + 1;
+                return Some(nl + 1);
+            }
             // Blank (length 0 wraps to the top) or over the line limit.
             if (content_end - line_start).wrapping_sub(1) >= max_line_len
                 || nl >= max_packet_len
@@ -452,6 +467,7 @@ impl Decoder {
         }
         (self.scan, self.nl_bits, self.nl_span) = (scan, bits, span);
         self.line_start = line_start;
+        None
     }
 
     fn reset(&mut self) {

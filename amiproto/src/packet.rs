@@ -110,11 +110,38 @@ impl WellKnown {
     /// Note header number `n` if its key is one of the classifying keys.
     #[inline(always)]
     pub(crate) fn observe(&mut self, key: &[u8], n: usize) {
-        let slot = match key.len() {
-            5 if key.eq_ignore_ascii_case(b"Event") => &mut self.event,
-            6 if key.eq_ignore_ascii_case(b"Action") => &mut self.action,
-            8 if key.eq_ignore_ascii_case(b"Response") => &mut self.response,
-            8 if key.eq_ignore_ascii_case(b"ActionID") => &mut self.action_id,
+        // The keys are letters only, so `byte | 0x20` equals the lowercase
+        // letter exactly for its two cases: a word compare is the ASCII
+        // case-insensitive compare.
+        const fn word(s: &[u8; 8]) -> u64 {
+            u64::from_le_bytes(*s)
+        }
+        const CASE: u64 = 0x2020_2020_2020_2020;
+        let slot = match *key {
+            [a, b, c, d, e] => {
+                let w = u64::from_le_bytes([a, b, c, d, e, 0, 0, 0]);
+                if w | (CASE >> 24) != word(b"event\0\0\0") {
+                    return;
+                }
+                &mut self.event
+            }
+            [a, b, c, d, e, f] => {
+                let w = u64::from_le_bytes([a, b, c, d, e, f, 0, 0]);
+                if w | (CASE >> 16) != word(b"action\0\0") {
+                    return;
+                }
+                &mut self.action
+            }
+            [a, b, c, d, e, f, g, h] => {
+                let w = u64::from_le_bytes([a, b, c, d, e, f, g, h]) | CASE;
+                if w == word(b"response") {
+                    &mut self.response
+                } else if w == word(b"actionid") {
+                    &mut self.action_id
+                } else {
+                    return;
+                }
+            }
             _ => return,
         };
         if slot.is_none() {
@@ -670,6 +697,49 @@ impl PacketBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observe_matches_eq_ignore_ascii_case() {
+        // Each classifying key and every one-byte change of it (all byte
+        // values at every position), plus other lengths.
+        let targets: [&[u8]; 4] = [b"Event", b"Action", b"Response", b"ActionID"];
+        let reference = |key: &[u8]| {
+            let mut k = WellKnown::default();
+            for (i, t) in targets.iter().enumerate() {
+                if key.eq_ignore_ascii_case(t) {
+                    let slot = [
+                        &mut k.event,
+                        &mut k.action,
+                        &mut k.response,
+                        &mut k.action_id,
+                    ];
+                    *slot.into_iter().nth(i).unwrap() = Some(7);
+                }
+            }
+            k
+        };
+        let mut keys: Vec<Vec<u8>> = vec![b"".to_vec(), b"Even".to_vec(), b"Events".to_vec()];
+        for t in targets {
+            keys.push(t.to_ascii_uppercase());
+            keys.push(t.to_ascii_lowercase());
+            for pos in 0..t.len() {
+                for b in 0..=255u8 {
+                    let mut k = t.to_vec();
+                    k[pos] = b;
+                    keys.push(k);
+                }
+            }
+        }
+        let mut hits = 0;
+        for key in &keys {
+            let mut got = WellKnown::default();
+            got.observe(key, 7);
+            let want = reference(key);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(key));
+            hits += usize::from(want != WellKnown::default());
+        }
+        assert!(hits > 8, "{hits}");
+    }
 
     #[test]
     fn split_prefers_colon_space_and_keeps_colons_in_keys() {
