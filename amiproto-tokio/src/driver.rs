@@ -113,6 +113,9 @@ pub(crate) struct Driver {
     batch: Batch,
     waiters: IdMap<ActionHandle, (u64, OutcomeTx)>,
     ids: IdMap<u64, ActionHandle>,
+    /// Outcomes finished by one read, handed out together (see
+    /// [`Driver::drain_events`]).
+    done: Vec<(OutcomeTx, Result<Outcome, ActionError>)>,
     held: VecDeque<Held>,
     generation: u32,
     attempt: u32,
@@ -168,6 +171,7 @@ impl Driver {
             batch: Batch::default(),
             waiters: IdMap::default(),
             ids: IdMap::default(),
+            done: Vec::new(),
             held: VecDeque::new(),
             generation: 0,
             attempt: 0,
@@ -517,7 +521,7 @@ impl Driver {
                 Event::Done { handle, result } => {
                     if let Some((id, tx)) = self.waiters.remove(&handle) {
                         self.ids.remove(&id);
-                        let _ = tx.send(result.map_err(Error::Action));
+                        self.done.push((tx, result));
                     }
                 }
                 Event::Unsolicited(p)
@@ -552,6 +556,14 @@ impl Driver {
                 Event::Closed(reason) => closed = Some(reason),
                 _ => {}
             }
+        }
+        // Outcomes that finished together are handed out last first: a
+        // caller awaiting them in order is then woken once for the lot
+        // rather than once per outcome (each wake of a parked thread is a
+        // system call on this task's thread). They all precede this read's
+        // events, as before.
+        while let Some((tx, result)) = self.done.pop() {
+            let _ = tx.send(result.map_err(Error::Action));
         }
         if !self.batch.items.is_empty() {
             self.subs.dispatch(&mut self.batch);
