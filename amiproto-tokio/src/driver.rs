@@ -61,6 +61,78 @@ const CMD_BATCH: usize = 1024;
 /// What a caller waits for.
 pub(crate) type OutcomeTx = oneshot::Sender<Result<Outcome, Error>>;
 
+/// Callers waiting for an outcome: found by caller id (to cancel) and by
+/// handle (when the core reports the outcome).
+///
+/// One hash map by caller id, plus the handles in submission order: handles
+/// only grow (by generation, then sequence), and outcomes mostly come back
+/// in that order, so the one finishing is usually at the front, else found
+/// by binary search — one hash insert and one removal per action instead
+/// of two of each.
+#[derive(Default)]
+struct Waiters {
+    by_id: IdMap<u64, (ActionHandle, OutcomeTx)>,
+    /// `(handle, caller id)` sorted by handle; the id is taken once the
+    /// action is finished or cancelled.
+    order: VecDeque<(ActionHandle, Option<u64>)>,
+    /// Entries of `order` whose id was taken.
+    dead: usize,
+}
+
+impl Waiters {
+    fn insert(&mut self, id: u64, handle: ActionHandle, tx: OutcomeTx) {
+        self.by_id.insert(id, (handle, tx));
+        if self.order.back().is_none_or(|(last, _)| *last < handle) {
+            self.order.push_back((handle, Some(id)));
+        } else {
+            // Not expected (handles grow), but stay sorted whatever.
+            let at = self.order.partition_point(|(h, _)| *h < handle);
+            self.order.insert(at, (handle, Some(id)));
+        }
+    }
+
+    /// Mark `handle`'s entry finished; its caller id if it was waiting.
+    fn retire(&mut self, handle: ActionHandle) -> Option<u64> {
+        let at = match self.order.front() {
+            Some((h, _)) if *h == handle => 0,
+            _ => self.order.binary_search_by_key(&handle, |(h, _)| *h).ok()?,
+        };
+        let id = self.order[at].1.take()?;
+        self.dead += 1;
+        while self.order.front().is_some_and(|(_, id)| id.is_none()) {
+            self.order.pop_front();
+            self.dead -= 1;
+        }
+        // Finished entries stuck behind a long-running one: compact once
+        // they are the majority, so memory stays bounded by the live ones.
+        if self.dead > 64 && self.dead * 2 > self.order.len() {
+            self.order.retain(|(_, id)| id.is_some());
+            self.dead = 0;
+        }
+        Some(id)
+    }
+
+    /// The caller waiting for `handle`'s outcome, if any.
+    fn take(&mut self, handle: ActionHandle) -> Option<OutcomeTx> {
+        let id = self.retire(handle)?;
+        self.by_id.remove(&id).map(|(_, tx)| tx)
+    }
+
+    /// Forget caller `id`; the handle of its action if it was waiting.
+    fn cancel(&mut self, id: u64) -> Option<ActionHandle> {
+        let (handle, _tx) = self.by_id.remove(&id)?;
+        self.retire(handle);
+        Some(handle)
+    }
+
+    /// Every waiting caller, leaving none.
+    fn drain(&mut self) -> impl Iterator<Item = OutcomeTx> + '_ {
+        self.order.clear();
+        self.dead = 0;
+        self.by_id.drain().map(|(_, (_, tx))| tx)
+    }
+}
+
 /// What to remember of an action for re-applying after a reconnect.
 #[derive(Debug)]
 pub(crate) enum Remember {
@@ -111,8 +183,7 @@ pub(crate) struct Driver {
     status: watch::Sender<Status>,
     subs: Subscribers,
     batch: Batch,
-    waiters: IdMap<ActionHandle, (u64, OutcomeTx)>,
-    ids: IdMap<u64, ActionHandle>,
+    waiters: Waiters,
     /// Outcomes finished by one read, handed out together (see
     /// [`Driver::drain_events`]).
     done: Vec<(OutcomeTx, Result<Outcome, ActionError>)>,
@@ -169,8 +240,7 @@ impl Driver {
             status,
             subs,
             batch: Batch::default(),
-            waiters: IdMap::default(),
-            ids: IdMap::default(),
+            waiters: Waiters::default(),
             done: Vec::new(),
             held: VecDeque::new(),
             generation: 0,
@@ -305,10 +375,9 @@ impl Driver {
         for held in std::mem::take(&mut self.held) {
             reply_err(held.reply, Error::Closed);
         }
-        for (_, (_, tx)) in self.waiters.drain() {
+        for tx in self.waiters.drain() {
             let _ = tx.send(Err(Error::Closed));
         }
-        self.ids.clear();
         self.subs.close();
         self.set_state(ConnectionState::Closed, None);
         self.rx.close();
@@ -444,8 +513,7 @@ impl Driver {
         match conn.send_with(action, opts, now) {
             Ok(handle) => match reply {
                 Reply::Outcome(tx) => {
-                    self.waiters.insert(handle, (id, tx));
-                    self.ids.insert(id, handle);
+                    self.waiters.insert(id, handle, tx);
                 }
                 Reply::Accepted(tx) => {
                     let _ = tx.send(Ok(()));
@@ -490,8 +558,7 @@ impl Driver {
                 self.submit(conn, id, action, timeout, reply, now);
             }
             Cmd::Cancel(id) => {
-                if let Some(handle) = self.ids.remove(&id) {
-                    self.waiters.remove(&handle);
+                if let Some(handle) = self.waiters.cancel(id) {
                     conn.cancel(handle, now);
                     debug!(seq = handle.seq(), "action cancelled");
                 } else {
@@ -519,8 +586,7 @@ impl Driver {
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::Done { handle, result } => {
-                    if let Some((id, tx)) = self.waiters.remove(&handle) {
-                        self.ids.remove(&id);
+                    if let Some(tx) = self.waiters.take(handle) {
                         self.done.push((tx, result));
                     }
                 }
@@ -746,5 +812,72 @@ fn reply_err(reply: Reply, e: Error) {
         Reply::Accepted(tx) => {
             let _ = tx.send(Err(e));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Handles in increasing order, from a core connection.
+    fn handles(n: usize) -> Vec<ActionHandle> {
+        let cfg = ClientConfig::new("127.0.0.1", 5038, "u", "s").ami;
+        let now = std_now();
+        let mut conn = Connection::with_generation(cfg, 0, now);
+        (0..n)
+            .map(|_| conn.send(Action::ping(), now).unwrap())
+            .collect()
+    }
+
+    fn waiter() -> (OutcomeTx, oneshot::Receiver<Result<Outcome, Error>>) {
+        oneshot::channel()
+    }
+
+    #[test]
+    fn waiters_in_order_out_of_order_and_cancelled() {
+        let h = handles(6);
+        let mut w = Waiters::default();
+        let mut rxs = Vec::new();
+        for (i, handle) in h.iter().enumerate() {
+            let (tx, rx) = waiter();
+            w.insert(100 + i as u64, *handle, tx);
+            rxs.push(rx);
+        }
+        // Out of order: the third finishes first.
+        assert!(w.take(h[2]).is_some());
+        assert!(w.take(h[2]).is_none(), "finished twice");
+        // Cancel by caller id gives the handle back, once.
+        assert_eq!(w.cancel(101), Some(h[1]));
+        assert_eq!(w.cancel(101), None);
+        assert!(w.take(h[1]).is_none(), "cancelled action still waited for");
+        // In order.
+        assert!(w.take(h[0]).is_some());
+        assert!(w.take(h[3]).is_some());
+        assert_eq!(w.by_id.len(), 2);
+        // Only the live entries are left once the front is finished.
+        assert_eq!(w.order.len(), 2);
+        assert_eq!(w.order.len() - w.dead, w.by_id.len());
+        let left: Vec<_> = w.drain().collect();
+        assert_eq!(left.len(), 2);
+        assert!(w.order.is_empty() && w.by_id.is_empty());
+    }
+
+    #[test]
+    fn waiters_stay_bounded_behind_a_long_running_action() {
+        let h = handles(10_000);
+        let mut w = Waiters::default();
+        let (tx, _rx0) = waiter();
+        w.insert(0, h[0], tx);
+        let mut keep = Vec::new();
+        for (i, handle) in h.iter().enumerate().skip(1) {
+            let (tx, rx) = waiter();
+            keep.push(rx);
+            w.insert(i as u64, *handle, tx);
+            assert!(w.take(*handle).is_some());
+            assert!(w.order.len() <= 2 * 65 + 1, "{} entries", w.order.len());
+        }
+        // The long-running one is still found.
+        assert!(w.take(h[0]).is_some());
+        assert!(w.order.is_empty() && w.by_id.is_empty());
     }
 }
