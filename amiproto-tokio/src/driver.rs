@@ -157,7 +157,8 @@ pub(crate) enum Cmd {
         action: Action,
         timeout: Option<Option<Duration>>,
         reply: Reply,
-        remember: Option<Remember>,
+        /// Boxed: rare, and it would widen every command.
+        remember: Option<Box<Remember>>,
     },
     Cancel(u64),
     Subscribe(Subscriber),
@@ -483,8 +484,8 @@ impl Driver {
         }
     }
 
-    fn remember(&mut self, remember: Option<Remember>) {
-        match remember {
+    fn remember(&mut self, remember: Option<Box<Remember>>) {
+        match remember.map(|r| *r) {
             Some(Remember::Mask(m)) => self.mask = m,
             Some(Remember::Filter(f)) => self.filters.push(f),
             None => {}

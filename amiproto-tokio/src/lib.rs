@@ -188,7 +188,8 @@ impl Drop for CancelOnDrop<'_> {
 /// event).
 #[must_use = "futures do nothing unless awaited; dropping it cancels the action"]
 pub struct ActionFuture<'a> {
-    rx: Result<oneshot::Receiver<Result<Outcome, Error>>, Option<Error>>,
+    /// `None`: the driver had ended when the call was made.
+    rx: Option<oneshot::Receiver<Result<Outcome, Error>>>,
     guard: Option<CancelOnDrop<'a>>,
 }
 
@@ -203,9 +204,8 @@ impl Future for ActionFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let rx = match &mut this.rx {
-            Ok(rx) => rx,
-            Err(e) => return Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+        let Some(rx) = &mut this.rx else {
+            return Poll::Ready(Err(Error::Closed));
         };
         let r = std::task::ready!(Pin::new(rx).poll(cx));
         if let Some(g) = &mut this.guard {
@@ -224,7 +224,7 @@ impl Client {
         &self,
         action: Action,
         timeout: Option<Option<Duration>>,
-        remember: Option<Remember>,
+        remember: Option<Box<Remember>>,
     ) -> ActionFuture<'_> {
         let id = self.id();
         let (tx, rx) = oneshot::channel();
@@ -237,12 +237,12 @@ impl Client {
         };
         if self.tx.send(cmd).is_err() {
             return ActionFuture {
-                rx: Err(Some(Error::Closed)),
+                rx: None,
                 guard: None,
             };
         }
         ActionFuture {
-            rx: Ok(rx),
+            rx: Some(rx),
             guard: Some(CancelOnDrop {
                 tx: &self.tx,
                 id,
@@ -342,15 +342,20 @@ impl Client {
     /// reconnect.
     pub async fn set_event_mask(&self, mask: EventMask) -> Result<Outcome, Error> {
         let action = Action::events(&mask);
-        self.call(action, None, Some(Remember::Mask(mask))).await
+        self.call(action, None, Some(Box::new(Remember::Mask(mask))))
+            .await
     }
 
     /// Add a server-side event filter (`Filter` action, `Operation: Add`);
     /// it is re-applied on every reconnect.
     pub async fn add_filter(&self, filter: &str) -> Result<Outcome, Error> {
         let action = Action::filter_add(filter.to_owned());
-        self.call(action, None, Some(Remember::Filter(filter.to_owned())))
-            .await
+        self.call(
+            action,
+            None,
+            Some(Box::new(Remember::Filter(filter.to_owned()))),
+        )
+        .await
     }
 
     fn subscribe(&self, filter: Option<EventFilter>, overflow: Overflow) -> EventStream {
