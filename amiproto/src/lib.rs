@@ -38,6 +38,8 @@ pub mod error;
 pub mod packet;
 #[cfg(feature = "serde")]
 pub mod serde;
+#[cfg(feature = "rustls")]
+pub mod tls;
 pub mod version;
 
 pub use action::{Action, EventMask};
