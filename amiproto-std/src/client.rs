@@ -1,7 +1,6 @@
 //! The blocking client.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -25,31 +24,9 @@ const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// write buffer and the threshold checked.
 const MOVE_EVERY: usize = 128;
 
-/// A cheap hasher for action handles (sequence numbers, not attacker
-/// controlled).
-#[derive(Default, Clone, Copy)]
-struct SeqHasher(u64);
-
-impl std::hash::Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Outcomes by handle: `None` while waiting. Boxed, so the table stays
 /// small however many actions are in flight.
-type Outcomes = HashMap<ActionHandle, Option<Box<ActionResult>>, BuildHasherDefault<SeqHasher>>;
+type Outcomes = HashMap<ActionHandle, Option<Box<ActionResult>>, amiproto::SeqBuildHasher>;
 
 type ActionResult = Result<Outcome, ActionError>;
 

@@ -30,32 +30,7 @@ use crate::{ConnectionState, Status};
 
 const READ_BUF: usize = 64 * 1024;
 
-/// A multiplicative hasher for the driver's integer-keyed maps (keys are
-/// local counters, not attacker-chosen; SipHash showed up in profiles).
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+type IdMap<K, V> = HashMap<K, V, amiproto::SeqBuildHasher>;
 const CMD_BATCH: usize = 1024;
 
 /// What a caller waits for.

@@ -50,6 +50,7 @@ pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
-    Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, State, UrlError,
+    Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
+    SeqHasher, State, UrlError,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};

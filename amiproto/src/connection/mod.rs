@@ -121,6 +121,7 @@ use crate::version::{AmiVersion, Banner};
 pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret, UrlError};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
+pub use pending::{SeqBuildHasher, SeqHasher};
 
 use login::LoginStep;
 use pending::{
