@@ -12,9 +12,9 @@ use amiproto::{
 };
 
 use crate::config::ClientConfig;
-use crate::error::Error;
 use crate::events::{EventItem, Queue};
 use crate::transport::{is_would_block, Transport};
+use crate::Error;
 
 /// Bytes of submitted actions held before [`Client::submit`] writes them
 /// out by itself (they also go out at every wait).

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, CloseReason, Connection, ConnectionError, Event,
-    EventMask, Outcome, SendError, SendOptions, State,
+    EventMask, Outcome, SendOptions, State,
 };
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -23,9 +23,9 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, info, warn};
 
 use crate::config::{ClientConfig, WhileReconnecting};
-use crate::error::Error;
 use crate::events::{Batch, EventItem, Subscriber, Subscribers};
 use crate::transport::{self, Transport};
+use crate::Error;
 use crate::{ConnectionState, Status};
 
 const READ_BUF: usize = 64 * 1024;
@@ -170,6 +170,8 @@ pub(crate) struct Driver {
     filters: Vec<String>,
     shutdown_at: Option<Instant>,
     ready_tx: Option<ReadyTx>,
+    /// Why the last connection ended.
+    last_close: Option<CloseReason>,
     rng: u64,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Connector>,
@@ -224,6 +226,7 @@ impl Driver {
             filters: Vec::new(),
             shutdown_at: None,
             ready_tx: Some(ready_tx),
+            last_close: None,
             rng: seed,
             #[cfg(feature = "tls")]
             tls: None,
@@ -293,11 +296,12 @@ impl Driver {
                 let reason = self.run_session(t, conn).await;
                 let r = reason.clone();
                 self.status.send_modify(|s| s.last_close = Some(r));
+                self.last_close = Some(reason.clone());
                 let initial = self.ready_tx.is_some();
                 if let Some(tx) = self.ready_tx.take() {
                     let err = match &reason {
                         CloseReason::Error(e) => Error::Connection(e.clone()),
-                        _ => Error::Closed,
+                        other => Error::Closed(other.clone()),
                     };
                     let _ = tx.send(Err(err));
                 }
@@ -348,18 +352,23 @@ impl Driver {
     }
 
     fn finish(&mut self) {
+        let reason = self
+            .last_close
+            .clone()
+            .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
+        let closed = || Error::Closed(reason.clone());
         for held in std::mem::take(&mut self.held) {
-            reply_err(held.reply, Error::Closed);
+            reply_err(held.reply, closed());
         }
         for tx in self.waiters.drain() {
-            let _ = tx.send(Err(Error::Closed));
+            let _ = tx.send(Err(closed()));
         }
         self.subs.close();
         self.set_state(ConnectionState::Closed, None);
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             if let Cmd::Send { reply, .. } = cmd {
-                reply_err(reply, Error::Closed);
+                reply_err(reply, closed());
             }
         }
         debug!("driver finished");
@@ -495,7 +504,6 @@ impl Driver {
                     let _ = tx.send(Ok(()));
                 }
             },
-            Err(SendError::Closed) => reply_err(reply, Error::Closed),
             Err(e) => reply_err(reply, Error::Send(e)),
         }
     }

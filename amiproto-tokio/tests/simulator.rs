@@ -309,7 +309,15 @@ async fn keepalive_detects_a_silent_server() {
         ))
     );
     let err = client.ping().await.unwrap_err();
-    assert!(matches!(err, Error::Closed), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Closed(CloseReason::Error(
+                amiproto::ConnectionError::KeepaliveTimeout
+            ))
+        ),
+        "{err:?}"
+    );
     sim.shutdown().await;
 }
 

@@ -15,6 +15,7 @@
 //! - [`Connection`]: the client state machine (banner, login, ActionID
 //!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
 //!   times the caller passes in; see [`connection`] for the run loop.
+//! - [`ClientError`]: the error type of the socket-owning clients.
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+mod client_error;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -43,6 +45,7 @@ pub mod tls;
 pub mod version;
 
 pub use action::{Action, EventMask};
+pub use client_error::ClientError;
 pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
