@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, Banner, CloseReason, CommandOutput, Connection,
-    ConnectionError, Endpoint, Event, ListOutcome, OriginateOutcome, Outcome, Packet, SendOptions,
-    State,
+    ConnectionError, Endpoint, Event, EventItem, EventQueue, ListOutcome, OriginateOutcome,
+    Outcome, Packet, SendOptions, State,
 };
 
 use crate::config::ClientConfig;
-use crate::events::{EventItem, Queue};
 use crate::transport::{is_would_block, Transport};
 use crate::Error;
 
@@ -52,7 +51,7 @@ pub struct Client {
     read_buf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
-    queue: Queue,
+    queue: EventQueue,
     outcomes: Outcomes,
     closed: Option<CloseReason>,
     read_timeout: Option<Duration>,
@@ -111,7 +110,7 @@ impl Client {
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),
             wpos: 0,
-            queue: Queue::new(events),
+            queue: EventQueue::new(events),
             outcomes: Outcomes::default(),
             closed: None,
             read_timeout: Some(Duration::ZERO),

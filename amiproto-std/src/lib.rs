@@ -79,17 +79,16 @@
 
 mod client;
 mod config;
-mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
 
+pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
 /// Everything that can go wrong between a caller and the server (one type
 /// for both clients, from the core).
 pub use amiproto::ClientError as Error;
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
-pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 

@@ -15,7 +15,9 @@
 //! - [`Connection`]: the client state machine (banner, login, ActionID
 //!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
 //!   times the caller passes in; see [`connection`] for the run loop.
-//! - [`ClientError`]: the error type of the socket-owning clients.
+//! - What the socket-owning clients share: the [`EventQueue`] that holds
+//!   events for a reader under its [`Overflow`] policy (exact lag counts,
+//!   markers never dropped), and their error type, [`ClientError`].
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
@@ -38,6 +40,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod packet;
+pub mod queue;
 #[cfg(feature = "serde")]
 pub mod serde;
 #[cfg(feature = "rustls")]
@@ -49,6 +52,7 @@ pub use client_error::ClientError;
 pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
+pub use queue::{EventItem, EventQueue, Overflow};
 pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
