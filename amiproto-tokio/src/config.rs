@@ -153,7 +153,10 @@ pub enum WhileReconnecting {
 /// restarts once a connection is logged in. Every reconnect logs in again
 /// with the same credentials and re-applies the event mask and filters set
 /// through [`crate::Client::set_event_mask`] and
-/// [`crate::Client::add_filter`]. Actions pending when a connection drops
+/// [`crate::Client::add_filter`] that the server accepted. A connection
+/// that ended with a permanent error
+/// ([`amiproto::ConnectionError::is_permanent`]: a login that can never be
+/// encoded) is not retried. Actions pending when a connection drops
 /// fail with [`amiproto::ActionError::Closed`]; they are never re-sent.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, CloseReason, Connection, ConnectionError, Event,
-    EventMask, Outcome, SendOptions, State,
+    EventMask, Outcome, ResponseStatus, SendOptions, State,
 };
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -108,7 +108,8 @@ impl Waiters {
     }
 }
 
-/// What to remember of an action for re-applying after a reconnect.
+/// What to remember of an action for re-applying after a reconnect, once
+/// the server has accepted it.
 #[derive(Debug)]
 pub(crate) enum Remember {
     Mask(EventMask),
@@ -147,6 +148,7 @@ struct Held {
     timeout: Option<Option<Duration>>,
     deadline: Option<Instant>,
     reply: Reply,
+    remember: Option<Box<Remember>>,
 }
 
 pub(crate) type ReadyTx = oneshot::Sender<Result<Option<AmiVersion>, Error>>;
@@ -166,8 +168,13 @@ pub(crate) struct Driver {
     held: VecDeque<Held>,
     generation: u32,
     attempt: u32,
+    /// The event mask for the next login: the configured one, or the last
+    /// one the server accepted through [`crate::Client::set_event_mask`].
     mask: EventMask,
+    /// Filters the server accepted, re-applied after every login.
     filters: Vec<String>,
+    /// Mask and filter changes sent and not answered yet.
+    unconfirmed: Vec<(ActionHandle, Remember)>,
     shutdown_at: Option<Instant>,
     ready_tx: Option<ReadyTx>,
     /// Why the last connection ended.
@@ -224,6 +231,7 @@ impl Driver {
             generation: 0,
             attempt: 0,
             filters: Vec::new(),
+            unconfirmed: Vec::new(),
             shutdown_at: None,
             ready_tx: Some(ready_tx),
             last_close: None,
@@ -305,10 +313,11 @@ impl Driver {
                     };
                     let _ = tx.send(Err(err));
                 }
+                self.unconfirmed.clear();
                 let again = !initial
                     && !self.rx_closed
                     && self.config.reconnect.is_some()
-                    && reason != CloseReason::LoggedOff;
+                    && retries(&reason);
                 if !again {
                     debug!(%reason, "connection closed");
                     break;
@@ -443,7 +452,6 @@ impl Driver {
                 reply,
                 remember,
             } => {
-                self.remember(remember);
                 let mode = self
                     .config
                     .reconnect
@@ -461,6 +469,7 @@ impl Driver {
                     timeout,
                     deadline,
                     reply,
+                    remember,
                 });
             }
             Cmd::Cancel(id) => self.held.retain(|h| h.id != id),
@@ -468,16 +477,32 @@ impl Driver {
         }
     }
 
-    fn remember(&mut self, remember: Option<Box<Remember>>) {
-        match remember.map(|r| *r) {
-            Some(Remember::Mask(m)) => self.mask = m,
-            Some(Remember::Filter(f)) => self.filters.push(f),
-            None => {}
+    /// A mask or filter change finished: keep it for later logins only if
+    /// the server accepted it (an action refused by the encoder never gets
+    /// here; one refused by the server must not poison every reconnect).
+    fn confirm(&mut self, handle: ActionHandle, result: &Result<Outcome, ActionError>) {
+        let Some(at) = self.unconfirmed.iter().position(|(h, _)| *h == handle) else {
+            return;
+        };
+        let (_, change) = self.unconfirmed.swap_remove(at);
+        let accepted = matches!(
+            result,
+            Ok(Outcome::Response(p)) if p.response_status() == Some(ResponseStatus::Success)
+        );
+        if !accepted {
+            return;
+        }
+        match change {
+            Remember::Mask(m) => self.mask = m,
+            Remember::Filter(f) => self.filters.push(f),
         }
     }
 
     // ----- connected ------------------------------------------------------------
 
+    /// Hand an action to the core; a mask or filter change is kept aside
+    /// until the server answers it.
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
         conn: &mut Connection,
@@ -485,6 +510,7 @@ impl Driver {
         action: Action,
         timeout: Option<Option<Duration>>,
         reply: Reply,
+        remember: Option<Box<Remember>>,
         now: std::time::Instant,
     ) {
         let mut opts = SendOptions::new();
@@ -499,6 +525,9 @@ impl Driver {
             Ok(handle) => match reply {
                 Reply::Outcome(tx) => {
                     self.waiters.insert(id, handle, tx);
+                    if let Some(r) = remember {
+                        self.unconfirmed.push((handle, *r));
+                    }
                 }
                 Reply::Accepted(tx) => {
                     let _ = tx.send(Ok(()));
@@ -518,7 +547,15 @@ impl Driver {
                 Some(at) => Some(Some(at.saturating_duration_since(tnow))),
                 None => held.timeout,
             };
-            self.submit(conn, held.id, held.action, timeout, held.reply, now);
+            self.submit(
+                conn,
+                held.id,
+                held.action,
+                timeout,
+                held.reply,
+                held.remember,
+                now,
+            );
         }
     }
 
@@ -538,12 +575,12 @@ impl Driver {
                 reply,
                 remember,
             } => {
-                self.remember(remember);
-                self.submit(conn, id, action, timeout, reply, now);
+                self.submit(conn, id, action, timeout, reply, remember, now);
             }
             Cmd::Cancel(id) => {
                 if let Some(handle) = self.waiters.cancel(id) {
                     conn.cancel(handle, now);
+                    self.unconfirmed.retain(|(h, _)| *h != handle);
                     debug!(seq = handle.seq(), "action cancelled");
                 } else {
                     self.held.retain(|h| h.id != id);
@@ -570,6 +607,9 @@ impl Driver {
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::Done { handle, result } => {
+                    if !self.unconfirmed.is_empty() {
+                        self.confirm(handle, &result);
+                    }
                     if let Some(tx) = self.waiters.take(handle) {
                         self.done.push((tx, result));
                     }
@@ -784,6 +824,16 @@ impl Driver {
     }
 }
 
+/// Whether a connection that ended for `reason` is worth re-establishing:
+/// not after a logoff, nor when no login could ever succeed.
+fn retries(reason: &CloseReason) -> bool {
+    match reason {
+        CloseReason::LoggedOff => false,
+        CloseReason::Error(e) => !e.is_permanent(),
+        _ => true,
+    }
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365)
 }
@@ -815,6 +865,19 @@ mod tests {
 
     fn waiter() -> (OutcomeTx, oneshot::Receiver<Result<Outcome, Error>>) {
         oneshot::channel()
+    }
+
+    #[test]
+    fn permanent_errors_and_logoffs_are_not_retried() {
+        let unencodable = ConnectionError::LoginUnencodable(amiproto::EncodeError::EmptyActionName);
+        assert!(!retries(&CloseReason::Error(unencodable)));
+        assert!(!retries(&CloseReason::LoggedOff));
+        assert!(retries(&CloseReason::Error(ConnectionError::PeerClosed {
+            mid_packet: false
+        })));
+        assert!(retries(&CloseReason::Error(ConnectionError::AuthFailed {
+            message: "Authentication failed".into()
+        })));
     }
 
     #[test]

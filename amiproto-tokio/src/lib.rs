@@ -345,16 +345,19 @@ impl Client {
         Ok(())
     }
 
-    /// Change the event mask (`Events` action); it is re-applied on every
-    /// reconnect.
+    /// Change the event mask (`Events` action). Once the server has
+    /// accepted it (`Response: Success`), every later login asks for it; a
+    /// mask the server or the encoder refuses is not remembered.
     pub async fn set_event_mask(&self, mask: EventMask) -> Result<Outcome, Error> {
         let action = Action::events(&mask);
         self.call(action, None, Some(Box::new(Remember::Mask(mask))))
             .await
     }
 
-    /// Add a server-side event filter (`Filter` action, `Operation: Add`);
-    /// it is re-applied on every reconnect.
+    /// Add a server-side event filter (`Filter` action, `Operation: Add`).
+    /// Once the server has accepted it (`Response: Success`), it is
+    /// re-applied after every reconnect; a filter the server or the encoder
+    /// refuses is not remembered.
     pub async fn add_filter(&self, filter: &str) -> Result<Outcome, Error> {
         let action = Action::filter_add(filter.to_owned());
         self.call(

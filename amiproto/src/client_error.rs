@@ -63,8 +63,8 @@ pub enum ClientError {
     #[error("TLS requested but the client was built without its `tls` feature")]
     TlsUnavailable,
     /// The connection failed or ended: banner timeout, not an AMI server,
-    /// authentication failed (with the server's message), peer closed,
-    /// keepalive timeout, transport error.
+    /// authentication failed (with the server's message), a login that
+    /// cannot be encoded, peer closed, keepalive timeout, transport error.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
     /// The action was refused before anything was written (unsafe to

@@ -68,6 +68,81 @@ async fn event_mask_set_through_the_client_survives_a_reconnect() {
     sim.shutdown().await;
 }
 
+/// Restart the simulator and wait (at most 10 s) until the client is
+/// logged in again; returns the logins the server saw meanwhile.
+async fn restart_and_relogin(sim: &Simulator, client: &amiproto_tokio::Client) -> Vec<Packet> {
+    sim.clear_received();
+    sim.restart().await.unwrap();
+    let mut w = client.status_watch();
+    timeout(
+        Duration::from_secs(10),
+        w.wait_for(|s| s.generation >= 1 && s.state == ConnectionState::Ready),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("never logged in again: {} logins", logins(sim).len()))
+    .unwrap();
+    client.ping().await.unwrap();
+    let logins = logins(sim);
+    assert!(
+        !logins.is_empty() && logins.len() <= 2,
+        "{} logins",
+        logins.len()
+    );
+    logins
+}
+
+fn filters_received(sim: &Simulator) -> Vec<String> {
+    sim.received()
+        .iter()
+        .filter(|p| p.action().is_some_and(|a| a.eq_ignore_case("Filter")))
+        .map(|p| p.get_str("Filter").unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn unencodable_mask_or_filter_does_not_poison_reconnects() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let config = ClientConfig::from_url(&sim.url())
+        .unwrap()
+        .reconnect(fast_reconnect());
+    let (client, _first) = connect(config).await.unwrap();
+    // Refused by the encoder: nothing is written, nothing remembered.
+    let bad = EventMask::Classes(vec!["system\r\nAction: Logoff".into()]);
+    let err = client.set_event_mask(bad).await.unwrap_err();
+    assert!(matches!(err, Error::Send(_)), "{err:?}");
+    let err = client.add_filter("Event: x\r\n").await.unwrap_err();
+    assert!(matches!(err, Error::Send(_)), "{err:?}");
+
+    let logins = restart_and_relogin(&sim, &client).await;
+    assert_eq!(logins.last().unwrap().get_str("Events"), Some("on"));
+    assert!(filters_received(&sim).is_empty());
+    client.logoff().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn masks_and_filters_the_server_refused_are_not_remembered() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let config = ClientConfig::from_url(&sim.url())
+        .unwrap()
+        .reconnect(fast_reconnect());
+    let (client, _first) = connect(config).await.unwrap();
+    let err = client
+        .set_event_mask(EventMask::Classes(Vec::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.server_message(), Some("Invalid event mask"));
+    let err = client.add_filter("Event: (").await.unwrap_err();
+    assert!(err.server_message().is_some(), "{err:?}");
+    client.add_filter("Event: UserEvent").await.unwrap();
+
+    let logins = restart_and_relogin(&sim, &client).await;
+    assert_eq!(logins.last().unwrap().get_str("Events"), Some("on"));
+    assert_eq!(filters_received(&sim), ["Event: UserEvent"]);
+    client.logoff().await.unwrap();
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn actions_while_reconnecting_wait_or_fail_fast() {
     for mode in [WhileReconnecting::Wait, WhileReconnecting::FailFast] {
