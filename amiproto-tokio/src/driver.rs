@@ -167,7 +167,10 @@ pub(crate) struct Driver {
     done: Vec<(OutcomeTx, Result<Outcome, ActionError>)>,
     held: VecDeque<Held>,
     generation: u32,
+    /// Reconnect attempts since a connection last stayed up long enough.
     attempt: u32,
+    /// When the current (or last) connection logged in.
+    ready_at: Option<Instant>,
     /// The event mask for the next login: the configured one, or the last
     /// one the server accepted through [`crate::Client::set_event_mask`].
     mask: EventMask,
@@ -230,6 +233,7 @@ impl Driver {
             held: VecDeque::new(),
             generation: 0,
             attempt: 0,
+            ready_at: None,
             filters: Vec::new(),
             unconfirmed: Vec::new(),
             shutdown_at: None,
@@ -314,6 +318,7 @@ impl Driver {
                     let _ = tx.send(Err(err));
                 }
                 self.unconfirmed.clear();
+                self.settle_backoff();
                 let again = !initial
                     && !self.rx_closed
                     && self.config.reconnect.is_some()
@@ -358,6 +363,18 @@ impl Driver {
             }
         }
         self.finish();
+    }
+
+    /// A connection ended: start the backoff again only if it stayed logged
+    /// in for the policy's `reset_after`.
+    fn settle_backoff(&mut self) {
+        let Some(since) = self.ready_at.take() else {
+            return;
+        };
+        let stable = self.config.reconnect.as_ref().map(|r| r.reset_after);
+        if stable.is_some_and(|d| since.elapsed() >= d) {
+            self.attempt = 0;
+        }
     }
 
     fn finish(&mut self) {
@@ -631,7 +648,7 @@ impl Driver {
                 }
                 Event::Ready => {
                     info!(generation = self.generation, "logged in");
-                    self.attempt = 0;
+                    self.ready_at = Some(Instant::now());
                     self.set_state(ConnectionState::Ready, None);
                     if let Some(tx) = self.ready_tx.take() {
                         let _ = tx.send(Ok(conn.version()));
