@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use amiproto::{Action, EventMask, Packet};
-use amiproto_testkit::{Faults, SimConfig, Simulator};
+use amiproto_testkit::{BlockingSimulator, Faults, SimConfig, Simulator};
 use amiproto_tokio::{
-    connect, ClientConfig, ConnectionState, Error, EventItem, Reconnect, WhileReconnecting,
+    connect, ClientConfig, ConnectionState, Error, EventItem, EventStream, Overflow, Reconnect,
+    WhileReconnecting,
 };
 use tokio::time::timeout;
 
@@ -211,4 +212,81 @@ async fn limited_user_sees_only_its_classes() {
     assert!(!names.iter().any(|n| n == "UserEvent"), "{names:?}");
     client.logoff().await.unwrap();
     sim.shutdown().await;
+}
+
+/// Read flood events from `s` until the last one (`Seq` = `n - 1`); returns
+/// (events, lagged). A lossy stream drops the oldest, so the last always
+/// arrives. `pause` sleeps 1 ms every that many events.
+async fn read_flood(mut s: EventStream, n: u64, pause: Option<u64>) -> (u64, u64) {
+    let (mut events, mut lagged, mut last) = (0u64, 0u64, None);
+    while last != Some(n - 1) {
+        match timeout(T, s.recv())
+            .await
+            .expect("flood stalled")
+            .expect("stream ended")
+        {
+            EventItem::Event(p) => {
+                let seq: u64 = p.get_str("Seq").unwrap().parse().unwrap();
+                assert!(last.is_none_or(|l| seq > l), "out of order");
+                last = Some(seq);
+                events += 1;
+                if pause.is_some_and(|every| events % every == 0) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            EventItem::Lagged(k) => lagged += k,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(s.lagged_total(), lagged);
+    (events, lagged)
+}
+
+#[test]
+fn flood_under_the_write_timeout_never_drops_the_client() {
+    // A rate a debug build keeps up with on a loaded machine: past what a
+    // client decodes, Asterisk (and the simulator) rightly drop it.
+    const N: u64 = 60_000;
+    const RATE: u64 = 15_000;
+    // The server runs apart from the client, as Asterisk does.
+    let sim = BlockingSimulator::start(SimConfig::default()).unwrap();
+    // Asterisk's default writetimeout, per message as Asterisk applies it.
+    sim.set_faults(Faults {
+        write_timeout: Some(Duration::from_millis(100)),
+        ..Faults::default()
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = ClientConfig::from_url(&format!("{}?events=user", sim.url())).unwrap();
+        let (client, _first) = connect(config).await.unwrap();
+        let fast = client.events();
+        let slow = client.events_with(Overflow::Lossy { capacity: 1000 });
+        let all = client.events_with(Overflow::Lossless);
+        client.ping().await.unwrap();
+        let fast = tokio::spawn(read_flood(fast, N, None));
+        let slow = tokio::spawn(read_flood(slow, N, Some(5)));
+        let all = tokio::spawn(read_flood(all, N, None));
+        assert_eq!(sim.flood(N, Some(RATE)), 1);
+
+        let r = all.await;
+        let status = client.status();
+        assert_eq!(
+            (status.state, status.generation, status.last_close),
+            (ConnectionState::Ready, 0, None),
+            "the client was dropped"
+        );
+        assert_eq!(r.unwrap(), (N, 0));
+        let (fast_events, fast_lagged) = fast.await.unwrap();
+        assert_eq!(fast_events + fast_lagged, N);
+        let (slow_events, slow_lagged) = slow.await.unwrap();
+        assert_eq!(slow_events + slow_lagged, N);
+        assert!(slow_lagged > 0, "the slow reader never fell behind");
+        assert_eq!(sim.connection_count(), 1);
+        client.ping().await.unwrap();
+        client.logoff().await.unwrap();
+    });
 }
