@@ -1,0 +1,90 @@
+//! Three simulated PBXs flood 100 000 events each through the bridge into a
+//! real nats-server: every event arrives once, in each PBX's order.
+
+mod common;
+
+use std::time::Duration;
+
+use amiproto_testkit::{SimConfig, Simulator};
+use common::*;
+
+const PER_PBX: u64 = 100_000;
+
+fn flood_events(got: &[Got], pbx: &str) -> u64 {
+    let subject = format!("ami.{pbx}.event.UserEvent");
+    got.iter().filter(|g| g.subject == subject).count() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pbxs_flood_every_event_once_in_order() {
+    init_logs();
+    let nats = Nats::start();
+    let mut sims = Vec::new();
+    for _ in 0..3 {
+        sims.push(Simulator::start(SimConfig::default()).await.unwrap());
+    }
+    let names = ["alpha", "beta", "gamma"];
+    let pbxs: Vec<(&str, String)> = names
+        .iter()
+        .zip(&sims)
+        .map(|(n, s)| (*n, s.url()))
+        .collect();
+    let bridge = amiproto_bridge::Bridge::start(config(&nats.url(), &pbxs, ""))
+        .await
+        .unwrap();
+    wait_up(&bridge).await;
+    for s in &sims {
+        assert_eq!(s.flood(PER_PBX, None), 1);
+    }
+    if std::env::var("TEST_LOG").is_ok() {
+        let b = bridge.status_handle();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                eprintln!("{:?}", b.statuses());
+            }
+        });
+    }
+    let got = read_stream(&nats.url(), "AMI", Duration::from_secs(400), |g| {
+        names.iter().all(|n| flood_events(g, n) >= PER_PBX)
+    })
+    .await;
+    for n in names {
+        // Every event read from AMI (the flood and the login's own events),
+        // no gap.
+        let (events, gapped) = check_coverage(&got, n);
+        assert_eq!(gapped, 0, "{n}");
+        assert_eq!(flood_events(&got, n), PER_PBX, "{n}");
+        let status = bridge.status(n).unwrap();
+        assert_eq!(events, status.events_in, "{n}: {status:?}");
+    }
+    // Payloads are the simulator's events, in order: Seq 0, 1, 2…
+    let mut want = 0u64;
+    for g in got
+        .iter()
+        .filter(|g| g.pbx == "beta" && g.subject == "ami.beta.event.UserEvent")
+    {
+        let j = g.json();
+        assert_eq!(j["Event"], "UserEvent");
+        assert_eq!(j["Seq"].as_str().unwrap().parse::<u64>().unwrap(), want);
+        want += 1;
+    }
+    let statuses = bridge.statuses();
+    for s in &statuses {
+        assert!(s.events_in >= PER_PBX, "{s:?}");
+        assert_eq!(s.events_dropped, 0, "{s:?}");
+        assert_eq!(s.reordered, 0, "{s:?}");
+    }
+    let report = bridge.shutdown(Duration::from_secs(20)).await.unwrap();
+    assert!(report.drained, "{report:?}");
+    assert!(report.lost.is_empty());
+    // Clean shutdown logs off every PBX.
+    for s in &sims {
+        assert!(
+            s.received()
+                .iter()
+                .any(|p| p.get_str("Action") == Some("Logoff")),
+            "no Logoff"
+        );
+    }
+}
