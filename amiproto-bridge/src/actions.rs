@@ -34,8 +34,8 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use tokio::sync::{watch, Semaphore};
 
 use crate::allow::AllowList;
@@ -60,7 +60,7 @@ pub struct ActionFailure {
     /// What happened.
     pub message: String,
     /// The server's `Response: Error` packet, for `server`.
-    pub response: Option<Value>,
+    pub response: Option<Packet>,
 }
 
 impl fmt::Display for ActionFailure {
@@ -79,12 +79,30 @@ impl ActionFailure {
         }
     }
 
-    fn to_json(&self) -> Value {
-        let mut e = json!({"kind": self.kind, "code": self.code, "message": self.message});
-        if let Some(r) = &self.response {
-            e["response"] = r.clone();
+    /// The reply body: `{"error":{"kind":…,"code":…,"message":…}}`, with
+    /// `"response"` (the packet, in wire order) for `server`.
+    pub fn to_json(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            kind: &'a str,
+            code: u16,
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            response: Option<PacketMap<'a>>,
         }
-        json!({ "error": e })
+        #[derive(Serialize)]
+        struct Wrap<'a> {
+            error: Body<'a>,
+        }
+        serde_json::to_vec(&Wrap {
+            error: Body {
+                kind: self.kind,
+                code: self.code,
+                message: &self.message,
+                response: self.response.as_ref().map(PacketMap),
+            },
+        })
+        .expect("plain JSON")
     }
 }
 
@@ -170,39 +188,62 @@ pub fn parse_request(body: &[u8]) -> Result<Action, ActionFailure> {
     Ok(action)
 }
 
-fn packet_json(p: &Packet) -> Value {
-    serde_json::to_value(PacketMap(p)).expect("a packet serializes")
+/// A reply body; packets keep their wire order.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Reply<'a> {
+    Response {
+        response: PacketMap<'a>,
+    },
+    List {
+        response: PacketMap<'a>,
+        items: Vec<PacketMap<'a>>,
+        complete: PacketMap<'a>,
+    },
+    Command {
+        response: PacketMap<'a>,
+        output: Vec<std::borrow::Cow<'a, str>>,
+    },
+    Originate {
+        success: bool,
+        response: PacketMap<'a>,
+        event: PacketMap<'a>,
+    },
 }
 
-/// An outcome as JSON.
-pub fn outcome_json(outcome: &Outcome) -> Value {
-    match outcome {
-        Outcome::List(l) => json!({
-            "kind": "list",
-            "response": packet_json(&l.response),
-            "items": l.items.iter().map(packet_json).collect::<Vec<_>>(),
-            "complete": packet_json(&l.complete),
-        }),
-        Outcome::Command(c) => json!({
-            "kind": "command",
-            "response": packet_json(&c.response),
-            "output": c.lines.iter().map(|l| amiproto::Value::new(l).decode_text().into_owned()).collect::<Vec<_>>(),
-        }),
-        Outcome::Originate(o) => json!({
-            "kind": "originate",
-            "success": o.is_success(),
-            "response": packet_json(&o.response),
-            "event": packet_json(&o.event),
-        }),
-        other => json!({"kind": "response", "response": packet_json(other.packet())}),
-    }
+/// An outcome as a JSON reply body.
+pub fn outcome_json(outcome: &Outcome) -> Vec<u8> {
+    let reply = match outcome {
+        Outcome::List(l) => Reply::List {
+            response: PacketMap(&l.response),
+            items: l.items.iter().map(PacketMap).collect(),
+            complete: PacketMap(&l.complete),
+        },
+        Outcome::Command(c) => Reply::Command {
+            response: PacketMap(&c.response),
+            output: c
+                .lines
+                .iter()
+                .map(|l| amiproto::Value::new(l).decode_text())
+                .collect(),
+        },
+        Outcome::Originate(o) => Reply::Originate {
+            success: o.is_success(),
+            response: PacketMap(&o.response),
+            event: PacketMap(&o.event),
+        },
+        other => Reply::Response {
+            response: PacketMap(other.packet()),
+        },
+    };
+    serde_json::to_vec(&reply).expect("a packet serializes")
 }
 
 fn failure_from(e: amiproto_tokio::Error) -> ActionFailure {
     use amiproto_tokio::Error as E;
     match e {
         E::Action(ActionError::Server { message, response }) => ActionFailure {
-            response: Some(packet_json(&response)),
+            response: Some(response),
             ..ActionFailure::new("server", 400, message)
         },
         E::Action(ActionError::Timeout) => ActionFailure::new("timeout", 504, "action timed out"),
@@ -235,7 +276,7 @@ async fn run_one(
     allow: &AllowList,
     timeout: Duration,
     body: &[u8],
-) -> Result<Value, ActionFailure> {
+) -> Result<Vec<u8>, ActionFailure> {
     let action = parse_request(body)?;
     if !allow.allows(action.name()) {
         return Err(ActionFailure::new(
@@ -317,7 +358,7 @@ pub(crate) async fn run_actions(
                     (f.to_json(), h)
                 }
             };
-            let payload = Bytes::from(serde_json::to_vec(&body).expect("plain JSON"));
+            let payload = Bytes::from(body);
             if let Err(e) = nats.publish_with_headers(reply, headers, payload).await {
                 tracing::warn!(pbx = %shared.name, error = %e, "action reply not sent");
             }

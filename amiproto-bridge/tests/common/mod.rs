@@ -195,7 +195,8 @@ impl Got {
 pub async fn client(url: &str) -> async_nats::Client {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match async_nats::connect(url).await {
+        let opts = async_nats::ConnectOptions::new().request_timeout(Some(Duration::from_secs(60)));
+        match async_nats::connect_with_options(url, opts).await {
             Ok(c) => return c,
             Err(e) => {
                 assert!(Instant::now() < deadline, "cannot connect to {url}: {e}");
