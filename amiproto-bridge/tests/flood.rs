@@ -88,3 +88,55 @@ async fn three_pbxs_flood_every_event_once_in_order() {
         );
     }
 }
+
+/// Events of a real Asterisk capture reach the stream verbatim: the same
+/// JSON as `PacketMap` makes of each packet, in order, on its event's
+/// subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_capture_replay_reaches_the_stream_verbatim() {
+    init_logs();
+    let capture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/asterisk-22.10.1/10-originate-events.server.bin"
+    ))
+    .unwrap();
+    let mut dec = amiproto::Decoder::new().banner_mode(amiproto::BannerMode::Auto);
+    let mut buf = bytes::BytesMut::from(&capture[..]);
+    let mut events = Vec::new();
+    while let Ok(Some(f)) = dec.decode(&mut buf) {
+        if let amiproto::Frame::Packet(p) = f {
+            if p.event().is_some() {
+                events.push(p);
+            }
+        }
+    }
+    assert!(events.len() > 100);
+    let nats = Nats::start();
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let bridge = amiproto_bridge::Bridge::start(config(&nats.url(), &[("real", sim.url())], ""))
+        .await
+        .unwrap();
+    wait_up(&bridge).await;
+    let before = bridge.status("real").unwrap().events_in;
+    let n = events.len() as u64 * 3;
+    assert_eq!(sim.flood_from_capture(&capture, n, None), 1);
+    let got = read_stream(&nats.url(), "AMI", Duration::from_secs(120), |g| {
+        g.iter().filter(|g| g.is_event()).count() as u64 >= before + n
+    })
+    .await;
+    let (count, gapped) = check_coverage(&got, "real");
+    assert_eq!((count, gapped), (before + n, 0));
+    let replayed: Vec<&Got> = got
+        .iter()
+        .filter(|g| g.is_event())
+        .skip(before as usize)
+        .collect();
+    for (i, g) in replayed.iter().enumerate() {
+        let p = &events[i % events.len()];
+        let want = serde_json::to_vec(&amiproto::serde::PacketMap(p)).unwrap();
+        assert_eq!(&g.payload[..], &want[..], "event {i}");
+        let name = amiproto_bridge::subject::event_token(p.event().unwrap().as_bytes());
+        assert_eq!(g.subject, format!("ami.real.event.{name}"));
+    }
+    bridge.shutdown(Duration::from_secs(20)).await.unwrap();
+}
