@@ -60,7 +60,7 @@ pub struct ActionFailure {
     /// What happened.
     pub message: String,
     /// The server's `Response: Error` packet, for `server`.
-    pub response: Option<Packet>,
+    pub response: Option<Box<Packet>>,
 }
 
 impl fmt::Display for ActionFailure {
@@ -99,7 +99,7 @@ impl ActionFailure {
                 kind: self.kind,
                 code: self.code,
                 message: &self.message,
-                response: self.response.as_ref().map(PacketMap),
+                response: self.response.as_deref().map(PacketMap),
             },
         })
         .expect("plain JSON")
@@ -243,7 +243,7 @@ fn failure_from(e: amiproto_tokio::Error) -> ActionFailure {
     use amiproto_tokio::Error as E;
     match e {
         E::Action(ActionError::Server { message, response }) => ActionFailure {
-            response: Some(response),
+            response: Some(Box::new(response)),
             ..ActionFailure::new("server", 400, message)
         },
         E::Action(ActionError::Timeout) => ActionFailure::new("timeout", 504, "action timed out"),

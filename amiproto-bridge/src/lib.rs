@@ -64,3 +64,8 @@ pub use buffer::GapReason;
 pub use config::BridgeConfig;
 pub use error::{BridgeError, ConfigError};
 pub use status::PbxStatus;
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use amiproto::serde::PacketMap;
 use amiproto::Packet;
-use amiproto_tokio::{Client, ConnectionState, EventItem, EventStream, Reconnect};
+use amiproto_tokio::{Client, ConnectionState, EventItem, EventStream};
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
@@ -149,11 +149,7 @@ pub(crate) async fn run_reader(
     cfg: PbxConfig,
     mut stop: watch::Receiver<bool>,
 ) {
-    let backoff = cfg
-        .client
-        .reconnect
-        .clone()
-        .unwrap_or_else(Reconnect::default);
+    let backoff = cfg.client.reconnect.clone().unwrap_or_default();
     let mut previous: Option<Session> = None;
     let mut attempt = 0u32;
     while !*stop.borrow() {
