@@ -174,7 +174,8 @@ pub enum ConnectionError {
         /// The server's `Message` (e.g. `Authentication failed`).
         message: String,
     },
-    /// MD5-only login was configured and the server refused the challenge.
+    /// The server refused the MD5 challenge and plaintext login is not
+    /// allowed ([`crate::AuthMethod::Md5`], the default).
     #[error("server refused the MD5 challenge ({message}) and plaintext login is disabled")]
     ChallengeRefused {
         /// The server's `Message`.

@@ -44,15 +44,31 @@ impl From<String> for Secret {
 }
 
 /// How to log in.
+///
+/// The default is [`AuthMethod::Md5`]: every Asterisk since 1.0 answers the
+/// MD5 challenge, and with it the secret never crosses the wire. Sending the
+/// secret in the clear is an explicit choice ([`AuthMethod::Plain`] or
+/// [`AuthMethod::Md5WithFallback`]), never something a peer can ask for.
+///
+/// ```
+/// use amiproto::{AuthMethod, Config};
+///
+/// assert_eq!(Config::new("admin", "amp111").auth, AuthMethod::Md5);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AuthMethod {
-    /// `Login` with `Secret` in the clear.
+    /// `Login` with `Secret` in the clear (opt-in: anyone who can read the
+    /// connection, or a peer posing as the server, learns the secret).
     Plain,
-    /// MD5 challenge only: the secret never crosses the wire; a server that
-    /// refuses the challenge fails the login (plaintext is never tried).
-    Md5,
-    /// MD5 challenge, falling back to plaintext if the server refuses it.
+    /// MD5 challenge only (the default): the secret never crosses the wire;
+    /// a server that refuses the challenge fails the login with
+    /// [`crate::ConnectionError::ChallengeRefused`] (plaintext is never
+    /// tried).
     #[default]
+    Md5,
+    /// MD5 challenge, falling back to plaintext if the server refuses it
+    /// (opt-in: a peer that refuses the challenge receives the secret in the
+    /// clear).
     Md5WithFallback,
 }
 
@@ -86,7 +102,8 @@ pub struct Config {
     pub username: String,
     /// Its secret.
     pub secret: Secret,
-    /// Login method.
+    /// Login method. Default [`AuthMethod::Md5`] (the secret never crosses
+    /// the wire).
     pub auth: AuthMethod,
     /// The `Events:` header sent with `Login`.
     pub events: EventMask,
@@ -272,7 +289,8 @@ impl Config {
     /// TLS, default port 5039) into an endpoint and settings.
     ///
     /// Parameters: `events` (`on`, `off` or a class list like
-    /// `system,call`), `auth` (`plain`, `md5`, `md5-fallback`), `timeout`
+    /// `system,call`), `auth` (`md5`, the default; `plain` or `md5-fallback`
+    /// to allow the secret in the clear), `timeout`
     /// (action timeout: `10s`, `500ms`, `0` for none), `keepalive` (interval;
     /// its timeout is the same length), `prefix` (ActionID prefix). User and
     /// secret may be percent-escaped.
