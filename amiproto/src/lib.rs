@@ -51,6 +51,6 @@ pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
     Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
-    SeqHasher, State, UrlError,
+    SeqHasher, State, UrlError, UrlPart, UrlProblem,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};

@@ -44,7 +44,10 @@ fn a_peer_refusing_the_challenge_never_gets_the_secret_by_default() {
             message: "Must specify AuthType".into()
         }))
     );
-    assert!(sim.take_sent().is_empty(), "nothing written after the refusal");
+    assert!(
+        sim.take_sent().is_empty(),
+        "nothing written after the refusal"
+    );
     assert!(!wire_has_secret(&sim));
 }
 
@@ -75,7 +78,10 @@ fn plaintext_is_an_explicit_opt_in() {
     let id = sim.id_of("Challenge");
     assert!(!wire_has_secret(&sim));
     sim.feed(&err(&id, "Must specify AuthType"));
-    assert_eq!(sim.take_sent().pop().unwrap().get_str("Secret"), Some("amp111"));
+    assert_eq!(
+        sim.take_sent().pop().unwrap().get_str("Secret"),
+        Some("amp111")
+    );
     // And the URL spellings.
     for (q, want) in [
         ("plain", AuthMethod::Plain),

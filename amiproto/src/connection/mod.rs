@@ -106,6 +106,7 @@ mod login;
 mod outcome;
 mod pending;
 mod timers;
+mod url;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -118,10 +119,11 @@ use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendE
 use crate::packet::{Packet, PacketKind, ResponseStatus};
 use crate::version::{AmiVersion, Banner};
 
-pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret, UrlError};
+pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
 pub use pending::{SeqBuildHasher, SeqHasher};
+pub use url::{UrlError, UrlPart, UrlProblem};
 
 use login::LoginStep;
 use pending::{
