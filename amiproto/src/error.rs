@@ -136,6 +136,19 @@ pub enum EncodeError {
     /// An `ActionID` that is empty, longer than 64 bytes, or not printable ASCII.
     #[error("invalid ActionID {0:?}: want 1 to 64 printable ASCII bytes")]
     InvalidActionId(String),
+    /// A `Variable:` name Asterisk would not read back as that one name:
+    /// empty (`byte` is `None`), or with `=`, `,`, `"`, `\\`, a space or a
+    /// control byte (see [`crate::check_variable_name`]).
+    #[error("variable name {name:?} {}", match .byte {
+        None => "is empty".to_owned(),
+        Some(b) => format!("contains {b:#04x}, which Asterisk's Variable parser would split or strip"),
+    })]
+    InvalidVariableName {
+        /// The name, lossily decoded.
+        name: String,
+        /// The offending byte; `None` for an empty name.
+        byte: Option<u8>,
+    },
     /// A packet with no header and no body.
     #[error("empty packet")]
     EmptyPacket,

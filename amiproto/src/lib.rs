@@ -40,12 +40,14 @@ pub mod packet;
 pub mod serde;
 #[cfg(feature = "rustls")]
 pub mod tls;
+pub mod variable;
 pub mod version;
 
 pub use action::{Action, EventMask};
 pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
+pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
