@@ -273,7 +273,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
-        let mut conn = Connection::with_generation(cfg, self.generation, now);
+        let entropy = crate::entropy::connection_entropy();
+        let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
         for f in &self.filters {
             let _ = conn.send_with(
                 Action::filter_add(f.clone()),

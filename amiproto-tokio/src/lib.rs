@@ -32,6 +32,7 @@
 
 mod config;
 mod driver;
+mod entropy;
 mod error;
 mod events;
 #[cfg(feature = "tls")]
