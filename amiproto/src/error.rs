@@ -203,6 +203,10 @@ pub enum ConnectionError {
     /// No byte arrived within the keepalive timeout after a keepalive `Ping`.
     #[error("peer stopped answering (keepalive timeout)")]
     KeepaliveTimeout,
+    /// `Logoff` got no `Goodbye` within its timeout: the connection was
+    /// closed locally (see [`CloseReason::is_logoff`]).
+    #[error("no Goodbye within the Logoff's timeout; closed locally")]
+    LogoffTimeout,
     /// The transport failed (reported by the adapter).
     #[error("transport error: {0}")]
     Transport(String),
@@ -221,6 +225,18 @@ pub enum CloseReason {
     /// Anything else.
     #[error(transparent)]
     Error(#[from] ConnectionError),
+}
+
+impl CloseReason {
+    /// Whether the connection ended because the client logged off, whether
+    /// or not the server confirmed it ([`CloseReason::LoggedOff`], or
+    /// [`ConnectionError::LogoffTimeout`]): nothing to reconnect for.
+    pub fn is_logoff(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::LoggedOff | CloseReason::Error(ConnectionError::LogoffTimeout)
+        )
+    }
 }
 
 /// Why one action has no successful outcome.

@@ -136,6 +136,10 @@ use timers::Deadlines;
 /// late answer before it is forgotten.
 const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(60);
 
+/// How long a `Logoff` sent without a timeout waits for `Goodbye` before the
+/// connection closes locally.
+const DEFAULT_LOGOFF_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where a connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
@@ -513,6 +517,15 @@ impl Connection {
             if p.deadline != Some(at) {
                 continue;
             }
+            if p.expect == Expect::Logoff {
+                // No Goodbye in time (or, cancelled, none while draining):
+                // the server is gone or stuck. Close here rather than stay
+                // `Closing` for ever with nothing able to move it.
+                self.report(seq, Err(ActionError::Timeout));
+                self.remove(seq);
+                self.close(CloseReason::Error(ConnectionError::LogoffTimeout));
+                return;
+            }
             if p.silent {
                 self.remove(seq);
                 continue;
@@ -605,6 +618,11 @@ impl Connection {
         };
         let seq = self.next_seq;
         let timeout = options.timeout.unwrap_or(self.config.action_timeout);
+        // A Logoff never waits for ever: nothing else could end `Closing`.
+        let timeout = match (expect, timeout) {
+            (Expect::Logoff, None) => Some(DEFAULT_LOGOFF_TIMEOUT),
+            (_, t) => t,
+        };
         let window_open = self
             .config
             .max_in_flight
@@ -654,6 +672,12 @@ impl Connection {
     /// handle then finishes with that response); every other action still
     /// pending fails with [`CloseReason::LoggedOff`]. Before login, closes at
     /// once.
+    ///
+    /// A Logoff never waits for ever: if no `Goodbye` comes within its
+    /// timeout (a `send_with` timeout, else the config's action timeout, and
+    /// 10 s where neither sets one), the connection closes locally: the Logoff fails with
+    /// [`ActionError::Timeout`], every other pending action with
+    /// [`ConnectionError::LogoffTimeout`], and the state is `Closed`.
     pub fn logoff(&mut self, now: Instant) -> Result<ActionHandle, SendError> {
         self.send(Action::logoff(), now)
     }
