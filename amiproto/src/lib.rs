@@ -40,6 +40,8 @@ pub mod packet;
 pub mod serde;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "types")]
+pub mod types;
 pub mod version;
 
 pub use action::{Action, EventMask};
