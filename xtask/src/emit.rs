@@ -29,6 +29,17 @@ fn ty_tokens(t: &Ty) -> String {
     }
 }
 
+/// FNV-1a (64 bits) of `name` in ASCII lower case, as
+/// `amiproto::types::event::name_hash`.
+fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 fn field_kind(k: &Kind) -> String {
     match k {
         Kind::Text => "FieldKind::Text".into(),
@@ -57,7 +68,7 @@ pub fn events(plan: &Plan) -> String {
          use std::borrow::Cow;\n\
          use std::marker::PhantomData;\n\n\
          use crate::packet::Packet;\n\
-         use crate::types::event::{find_name, EventKind, EventOf, FieldKind, FieldSpec, Schema, SnapshotSpec};\n\
+         use crate::types::event::{name_hash, EventKind, EventOf, FieldKind, FieldSpec, Schema, SnapshotSpec};\n\
          use crate::types::field;\n\
          use crate::types::snapshot::{BridgeSnapshot, ChannelSnapshot};\n\
          use crate::types::values;\n\n",
@@ -193,17 +204,32 @@ pub fn events(plan: &Plan) -> String {
     }
     o.push_str("];\n\n");
     o.push_str(
+        "/// The position in [`NAMES`] of `name` (ASCII case-insensitive): a match on\n\
+         /// its [`name_hash`], then one comparison.\n\
+         fn index_of(name: &[u8]) -> Option<usize> {\n\
+         \x20   let i = match name_hash(name) {\n",
+    );
+    let mut hashes = std::collections::BTreeSet::new();
+    for (i, e) in plan.events.iter().enumerate() {
+        let h = name_hash(&e.wire);
+        assert!(hashes.insert(h), "hash collision on {}", e.wire);
+        writeln!(o, "        {h:#018x} => {i},").unwrap();
+    }
+    o.push_str(
+        "        _ => return None,\n    };\n    NAMES[i].as_bytes().eq_ignore_ascii_case(name).then_some(i)\n}\n\n",
+    );
+    o.push_str(
         "impl TypedEvent {\n\
          \x20   /// Every event name this crate types, as Asterisk sends it.\n\
          \x20   pub const NAMES: &'static [&'static str] = &NAMES;\n\n\
          \x20   /// The schema of the known event named `name` (ASCII case-insensitive).\n\
          \x20   pub fn schema_of(name: &str) -> Option<&'static Schema> {\n\
-         \x20       find_name(&NAMES, name.as_bytes()).map(|i| SCHEMAS[i])\n\
+         \x20       index_of(name.as_bytes()).map(|i| SCHEMAS[i])\n\
          \x20   }\n\n\
          \x20   /// The typed view of `packet` (`Other` when its `Event:` name is unknown\n\
          \x20   /// or absent).\n\
          \x20   pub fn from_packet(packet: Packet) -> TypedEvent {\n\
-         \x20       let Some(i) = packet.event().and_then(|e| find_name(&NAMES, e.as_bytes())) else {\n\
+         \x20       let Some(i) = packet.event().and_then(|e| index_of(e.as_bytes())) else {\n\
          \x20           return TypedEvent::Other(packet);\n\
          \x20       };\n\
          \x20       match i {\n",

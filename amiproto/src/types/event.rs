@@ -416,23 +416,18 @@ impl fmt::Debug for TypedEvent {
     }
 }
 
-/// The position of `name` in `names` (sorted by ASCII lower case),
-/// compared ASCII case-insensitively.
-pub(crate) fn find_name(names: &[&str], name: &[u8]) -> Option<usize> {
-    names
-        .binary_search_by(|probe| cmp_ignore_case(probe.as_bytes(), name))
-        .ok()
-}
-
-fn cmp_ignore_case(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let n = a.len().min(b.len());
-    for i in 0..n {
-        let (x, y) = (a[i].to_ascii_lowercase(), b[i].to_ascii_lowercase());
-        if x != y {
-            return x.cmp(&y);
-        }
+/// FNV-1a (64 bits) of `name` in ASCII lower case: the key of the event
+/// name index (the generator computes the same for every known name).
+#[inline]
+pub(crate) const fn name_hash(name: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < name.len() {
+        h ^= name[i].to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
     }
-    a.len().cmp(&b.len())
+    h
 }
 
 #[cfg(test)]
@@ -440,13 +435,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_search_ignores_case() {
-        let names = ["AOC-D", "Bridge", "bridgeenter", "Hangup", "Newexten"];
-        assert_eq!(find_name(&names, b"hangup"), Some(3));
-        assert_eq!(find_name(&names, b"BRIDGEENTER"), Some(2));
-        assert_eq!(find_name(&names, b"NewExten"), Some(4));
-        assert_eq!(find_name(&names, b"aoc-d"), Some(0));
-        assert_eq!(find_name(&names, b"Hangu"), None);
-        assert_eq!(find_name(&names, b""), None);
+    fn name_hash_ignores_case_only() {
+        assert_eq!(name_hash(b"Newexten"), name_hash(b"NewExten"));
+        assert_eq!(name_hash(b"AOC-D"), name_hash(b"aoc-d"));
+        assert_ne!(name_hash(b"Hangup"), name_hash(b"Hangu"));
+        // FNV-1a's published value for "a".
+        assert_eq!(name_hash(b"A"), 0xaf63_dc4c_8601_ec8c);
     }
 }

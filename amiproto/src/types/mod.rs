@@ -89,8 +89,20 @@ mod tests {
                 w[1]
             );
         }
-        for (i, n) in names.iter().enumerate() {
-            assert_eq!(super::event::find_name(names, n.as_bytes()), Some(i));
+        for n in names {
+            let typed = |name: &str| {
+                let p = crate::Packet::builder()
+                    .header("Event", name)
+                    .build()
+                    .unwrap();
+                let t = TypedEvent::from_packet(p);
+                t.schema().map(|s| s.name)
+            };
+            assert_eq!(typed(n), Some(*n));
+            assert_eq!(typed(&n.to_ascii_uppercase()), Some(*n));
+            assert_eq!(typed(&n.to_ascii_lowercase()), Some(*n));
+            assert_eq!(typed(&format!("{n}x")), None);
+            assert_eq!(TypedEvent::schema_of(n).map(|s| s.name), Some(*n));
         }
     }
 }
