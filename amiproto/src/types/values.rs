@@ -24,6 +24,7 @@ macro_rules! value_enum {
 
         impl $name {
             /// Parse a value (ASCII case-insensitive).
+            #[inline]
             pub fn parse(value: &str) -> $name {
                 $(if value.eq_ignore_ascii_case($wire) {
                     return $name::$variant;
@@ -32,6 +33,7 @@ macro_rules! value_enum {
             }
 
             /// The value as Asterisk spells it.
+            #[inline]
             pub fn as_str(&self) -> &str {
                 match self {
                     $($name::$variant => $wire,)*
@@ -41,12 +43,14 @@ macro_rules! value_enum {
         }
 
         impl $crate::types::field::FieldValue<'_> for $name {
+            #[inline]
             fn decode(value: $crate::packet::Value<'_>) -> Option<$name> {
                 Some($name::parse(&value.decode_text()))
             }
         }
 
         impl ::std::fmt::Display for $name {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
@@ -114,12 +118,14 @@ macro_rules! coded_enum {
         }
 
         impl $crate::types::field::FieldValue<'_> for $name {
+            #[inline]
             fn decode(value: $crate::packet::Value<'_>) -> Option<$name> {
                 Some($name::parse(&value.decode_text()))
             }
         }
 
         impl ::std::fmt::Display for $name {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
