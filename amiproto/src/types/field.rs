@@ -71,9 +71,16 @@ pub(crate) fn key_is(key: &[u8], prefix: &str, name: &str) -> bool {
 /// The first non-bare header whose key is `prefix` + `name`.
 #[inline]
 pub(crate) fn find<'a>(packet: &'a Packet, prefix: &str, name: &str) -> Option<Value<'a>> {
+    if prefix.is_empty() {
+        return packet.get(name);
+    }
+    let len = prefix.len() + name.len();
     packet
         .headers()
-        .find(|h| !h.is_bare() && key_is(h.key().as_bytes(), prefix, name))
+        .find(|h| {
+            let k = h.key().as_bytes();
+            k.len() == len && !h.is_bare() && key_is(k, prefix, name)
+        })
         .map(|h| h.value())
 }
 
