@@ -79,6 +79,7 @@
 
 mod client;
 mod config;
+mod entropy;
 mod error;
 mod events;
 #[cfg(feature = "tls")]

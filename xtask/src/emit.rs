@@ -349,7 +349,7 @@ pub fn actions(plan: &Plan) -> String {
                     doc(&mut o, "    ", &d);
                     writeln!(
                         o,
-                        "    #[inline]\n    pub fn {}(self, name: &str, value: &str) -> {} {{\n        push_variable(self, name, value)\n    }}\n",
+                        "    #[inline]\n    pub fn {}(self, name: &str, value: impl AsRef<[u8]>) -> {} {{\n        push_variable(self, name, value)\n    }}\n",
                         p.name, a.ty
                     )
                     .unwrap();
@@ -363,7 +363,7 @@ pub fn actions(plan: &Plan) -> String {
                     );
                     writeln!(
                         o,
-                        "    #[inline]\n    pub fn variables<I, N, V>(self, vars: I) -> {}\n    where\n        I: IntoIterator<Item = (N, V)>,\n        N: AsRef<str>,\n        V: AsRef<str>,\n    {{\n        push_variables(self, vars)\n    }}\n",
+                        "    #[inline]\n    pub fn variables<I, N, V>(self, vars: I) -> {}\n    where\n        I: IntoIterator<Item = (N, V)>,\n        N: AsRef<str>,\n        V: AsRef<[u8]>,\n    {{\n        push_variables(self, vars)\n    }}\n",
                         a.ty
                     )
                     .unwrap();

@@ -114,29 +114,6 @@ macro_rules! int_params {
 }
 int_params!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
-/// Set `key` to `value`: replace its first occurrence (dropping later
-/// ones), or append it.
-pub(crate) fn set_header(action: Action, key: &'static str, value: Bytes) -> Action {
-    if action.get(key).is_none() {
-        return action.header(key, value);
-    }
-    let mut out = Action::new(action.name().to_owned());
-    if let Some(id) = action.get_action_id() {
-        out = out.action_id(id);
-    }
-    let mut value = Some(value);
-    for (k, v) in action.headers() {
-        if k.eq_ignore_ascii_case(key) {
-            if let Some(value) = value.take() {
-                out.push_header(key, value);
-            }
-        } else {
-            out.push_header(k.to_owned(), Bytes::copy_from_slice(v));
-        }
-    }
-    out
-}
-
 /// What the marker type of one action (in `actions::kind`) knows: its
 /// name and reply. Implemented by the generated markers.
 pub trait ActionKind: 'static {
@@ -186,12 +163,15 @@ pub(crate) fn with<K>(a: ActionOf<K>, key: &'static str, value: impl ParamValue)
 /// Set `key` to `value`, replacing an earlier value.
 #[inline]
 pub(crate) fn set<K>(a: ActionOf<K>, key: &'static str, value: impl ParamValue) -> ActionOf<K> {
-    a.map(|a| set_header(a, key, value.into_value()))
+    a.map(|mut a| {
+        a.set_header(key, value.into_value());
+        a
+    })
 }
 
 /// Append `Variable: name=value` through [`Action::variable`].
 #[inline]
-pub(crate) fn push_variable<K>(a: ActionOf<K>, name: &str, value: &str) -> ActionOf<K> {
+pub(crate) fn push_variable<K>(a: ActionOf<K>, name: &str, value: impl AsRef<[u8]>) -> ActionOf<K> {
     a.map(|a| a.variable(name, value))
 }
 
@@ -201,11 +181,11 @@ pub(crate) fn push_variables<K, I, N, V>(a: ActionOf<K>, vars: I) -> ActionOf<K>
 where
     I: IntoIterator<Item = (N, V)>,
     N: AsRef<str>,
-    V: AsRef<str>,
+    V: AsRef<[u8]>,
 {
     a.map(|mut a| {
         for (n, v) in vars {
-            a = a.variable(n.as_ref(), v.as_ref());
+            a = a.variable(n.as_ref(), v);
         }
         a
     })
@@ -308,19 +288,30 @@ mod tests {
 
     #[test]
     fn set_replaces_in_place_and_keeps_the_rest() {
-        let a = Action::new("Originate")
-            .action_id("x")
-            .header("Channel", "Local/1@a")
-            .header("Exten", "1")
-            .header("exten", "2")
-            .variable("A", "1");
-        let a = set_header(a, "Exten", Bytes::from_static(b"3"));
+        let a: ActionOf<crate::types::actions::kind::Originate> = start();
+        let a = with(a, "Channel", "Local/1@a");
+        let a = push_variable(a, "A", "1");
+        let a = set(a, "Exten", "1");
+        let a = with(a, "exten", "2");
+        let a = set(a, "Exten", "3");
+        let a = a.action_id("x");
         assert_eq!(
-            a.to_bytes().unwrap(),
-            &b"Action: Originate\r\nActionID: x\r\nChannel: Local/1@a\r\nExten: 3\r\nVariable: A=1\r\n\r\n"[..]
+            a.as_action().to_bytes().unwrap(),
+            &b"Action: Originate\r\nActionID: x\r\nChannel: Local/1@a\r\nVariable: A=1\r\nExten: 3\r\n\r\n"[..]
         );
-        let a = set_header(a, "Context", Bytes::from_static(b"c"));
-        assert_eq!(a.get("context"), Some(&b"c"[..]));
+        let a = set(a, "Context", "c");
+        assert_eq!(a.as_action().get("context"), Some(&b"c"[..]));
+    }
+
+    #[test]
+    fn a_refused_variable_stays_refused_when_a_parameter_is_set_again() {
+        let a: ActionOf<crate::types::actions::kind::Originate> = start();
+        let a = push_variable(a, "A=B", "1");
+        let a = set(set(a, "Exten", "1"), "Exten", "2");
+        assert!(matches!(
+            a.as_action().to_bytes(),
+            Err(crate::EncodeError::InvalidVariableName { .. })
+        ));
     }
 
     #[test]

@@ -2691,7 +2691,7 @@ impl MessageSend {
     ///
     /// Appends `name=value` through [`Action::variable`](crate::Action::variable) (repeat the call, or see `variables`).
     #[inline]
-    pub fn variable(self, name: &str, value: &str) -> MessageSend {
+    pub fn variable(self, name: &str, value: impl AsRef<[u8]>) -> MessageSend {
         push_variable(self, name, value)
     }
 
@@ -2701,7 +2701,7 @@ impl MessageSend {
     where
         I: IntoIterator<Item = (N, V)>,
         N: AsRef<str>,
-        V: AsRef<str>,
+        V: AsRef<[u8]>,
     {
         push_variables(self, vars)
     }
@@ -3079,7 +3079,7 @@ impl Originate {
     ///
     /// Appends `name=value` through [`Action::variable`](crate::Action::variable) (repeat the call, or see `variables`).
     #[inline]
-    pub fn variable(self, name: &str, value: &str) -> Originate {
+    pub fn variable(self, name: &str, value: impl AsRef<[u8]>) -> Originate {
         push_variable(self, name, value)
     }
 
@@ -3089,7 +3089,7 @@ impl Originate {
     where
         I: IntoIterator<Item = (N, V)>,
         N: AsRef<str>,
-        V: AsRef<str>,
+        V: AsRef<[u8]>,
     {
         push_variables(self, vars)
     }
@@ -3379,7 +3379,7 @@ impl PJSIPNotify {
     ///
     /// Appends `name=value` through [`Action::variable`](crate::Action::variable) (repeat the call, or see `variables`).
     #[inline]
-    pub fn variable(self, name: &str, value: &str) -> PJSIPNotify {
+    pub fn variable(self, name: &str, value: impl AsRef<[u8]>) -> PJSIPNotify {
         push_variable(self, name, value)
     }
 
@@ -3389,7 +3389,7 @@ impl PJSIPNotify {
     where
         I: IntoIterator<Item = (N, V)>,
         N: AsRef<str>,
-        V: AsRef<str>,
+        V: AsRef<[u8]>,
     {
         push_variables(self, vars)
     }
@@ -4681,7 +4681,7 @@ impl SIPnotify {
     ///
     /// Appends `name=value` through [`Action::variable`](crate::Action::variable) (repeat the call, or see `variables`).
     #[inline]
-    pub fn variable(self, name: &str, value: &str) -> SIPnotify {
+    pub fn variable(self, name: &str, value: impl AsRef<[u8]>) -> SIPnotify {
         push_variable(self, name, value)
     }
 
@@ -4691,7 +4691,7 @@ impl SIPnotify {
     where
         I: IntoIterator<Item = (N, V)>,
         N: AsRef<str>,
-        V: AsRef<str>,
+        V: AsRef<[u8]>,
     {
         push_variables(self, vars)
     }
