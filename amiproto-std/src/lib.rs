@@ -85,6 +85,8 @@ mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "types")]
+mod typed;
 
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
@@ -92,6 +94,8 @@ pub use error::Error;
 pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
+#[cfg(feature = "types")]
+pub use typed::TypedEvents;
 
 pub use amiproto;
 pub use amiproto::{

@@ -38,6 +38,8 @@ mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "types")]
+mod typed;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +60,8 @@ pub use error::Error;
 pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
+#[cfg(feature = "types")]
+pub use typed::TypedEvents;
 #[cfg(feature = "tls")]
 pub use {rustls, tokio_rustls};
 

@@ -93,6 +93,27 @@ impl Action {
         }
     }
 
+    /// Set `key` to `value`: replace its first occurrence (ASCII
+    /// case-insensitive; later ones go), or append it. For the typed
+    /// builders, whose parameters are set once.
+    #[cfg(feature = "types")]
+    pub(crate) fn set_header(&mut self, key: &'static str, value: Bytes) {
+        let Some(i) = self
+            .headers
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        else {
+            self.headers.push((Cow::Borrowed(key), value));
+            return;
+        };
+        self.headers[i] = (Cow::Borrowed(key), value);
+        let mut n = 0;
+        self.headers.retain(|(k, _)| {
+            n += 1;
+            n <= i + 1 || !k.eq_ignore_ascii_case(key)
+        });
+    }
+
     /// Set the `ActionID` yourself; otherwise the connection generates one.
     pub fn action_id(mut self, id: impl Into<String>) -> Action {
         self.action_id = Some(id.into());

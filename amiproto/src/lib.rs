@@ -15,6 +15,9 @@
 //! - [`Connection`]: the client state machine (banner, login, ActionID
 //!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
 //!   times the caller passes in; see [`connection`] for the run loop.
+//! - `types` (feature `types`): typed actions and events generated from
+//!   Asterisk's own documentation, views over [`Packet`] built only when
+//!   asked.
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
@@ -40,6 +43,8 @@ pub mod packet;
 pub mod serde;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "types")]
+pub mod types;
 pub mod variable;
 pub mod version;
 
