@@ -87,9 +87,12 @@
 
 mod client;
 mod config;
+mod entropy;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "types")]
+mod typed;
 
 pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
 /// Everything that can go wrong between a caller and the server (one type
@@ -99,6 +102,8 @@ pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
+#[cfg(feature = "types")]
+pub use typed::TypedEvents;
 
 pub use amiproto;
 pub use amiproto::{

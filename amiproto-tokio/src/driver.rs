@@ -288,7 +288,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
-        let mut conn = Connection::with_generation(cfg, self.generation, now);
+        let entropy = crate::entropy::connection_entropy();
+        let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
         for f in &self.filters {
             let _ = conn.send_with(
                 Action::filter_add(f.clone()),
@@ -538,7 +539,9 @@ impl Driver {
             opts = opts.no_reply();
         }
         debug!(action = action.name(), "send");
-        match conn.send_with(action, opts, now) {
+        let sent = conn.send_with(action, opts, now);
+        self.note_closing(conn);
+        match sent {
             Ok(handle) => match reply {
                 Reply::Outcome(tx) => {
                     self.waiters.insert(id, handle, tx);
@@ -612,8 +615,17 @@ impl Driver {
         self.shutdown_at = Some(Instant::now() + self.config.shutdown_timeout);
         if conn.state() == State::Ready {
             let _ = conn.send_with(Action::logoff(), SendOptions::new().no_reply(), now);
+            self.note_closing(conn);
         } else if conn.state() != State::Closed && conn.state() != State::Closing {
             conn.abort(ConnectionError::Aborted);
+        }
+    }
+
+    /// Publish [`ConnectionState::Closing`] once a `Logoff` is on its way.
+    fn note_closing(&self, conn: &Connection) {
+        if conn.state() == State::Closing && self.status.borrow().state != ConnectionState::Closing
+        {
+            self.set_state(ConnectionState::Closing, None);
         }
     }
 
@@ -842,10 +854,11 @@ impl Driver {
 }
 
 /// Whether a connection that ended for `reason` is worth re-establishing:
-/// not after a logoff, nor when no login could ever succeed.
+/// not after a logoff (answered or timed out), nor when no login could ever
+/// succeed.
 fn retries(reason: &CloseReason) -> bool {
     match reason {
-        CloseReason::LoggedOff => false,
+        _ if reason.is_logoff() => false,
         CloseReason::Error(e) => !e.is_permanent(),
         _ => true,
     }
@@ -889,6 +902,9 @@ mod tests {
         let unencodable = ConnectionError::LoginUnencodable(amiproto::EncodeError::EmptyActionName);
         assert!(!retries(&CloseReason::Error(unencodable)));
         assert!(!retries(&CloseReason::LoggedOff));
+        assert!(!retries(&CloseReason::Error(
+            ConnectionError::LogoffTimeout
+        )));
         assert!(retries(&CloseReason::Error(ConnectionError::PeerClosed {
             mid_packet: false
         })));

@@ -18,6 +18,9 @@
 //! - What the socket-owning clients share: the [`EventQueue`] that holds
 //!   events for a reader under its [`Overflow`] policy (exact lag counts,
 //!   markers never dropped), and their error type, [`ClientError`].
+//! - `types` (feature `types`): typed actions and events generated from
+//!   Asterisk's own documentation, views over [`Packet`] built only when
+//!   asked.
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
@@ -45,6 +48,9 @@ pub mod queue;
 pub mod serde;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "types")]
+pub mod types;
+pub mod variable;
 pub mod version;
 
 pub use action::{Action, EventMask};
@@ -53,11 +59,12 @@ pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
 pub use queue::{EventItem, EventQueue, Overflow};
+pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
     Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
-    SeqHasher, State, UrlError,
+    SeqHasher, State, UrlError, UrlPart, UrlProblem,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};
