@@ -6,9 +6,10 @@
 //! waits for a consumer or a writer), hands out events, writes what the core
 //! has to send, and re-arms the timer only when the core's deadline changed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,89 +25,15 @@ use tracing::{debug, info, warn};
 
 use crate::config::{ClientConfig, WhileReconnecting};
 use crate::events::{Batch, EventItem, Subscriber, Subscribers};
+use crate::list::ListShared;
 use crate::transport::{self, Transport};
+use crate::waiters::{OutcomeTx, Waiter, Waiters};
 use crate::Error;
 use crate::{ConnectionState, Status};
 
 const READ_BUF: usize = 64 * 1024;
 
-type IdMap<K, V> = HashMap<K, V, amiproto::SeqBuildHasher>;
 const CMD_BATCH: usize = 1024;
-
-/// What a caller waits for.
-pub(crate) type OutcomeTx = oneshot::Sender<Result<Outcome, Error>>;
-
-/// Callers waiting for an outcome: found by caller id (to cancel) and by
-/// handle (when the core reports the outcome).
-///
-/// One hash map by caller id, plus the handles in submission order: handles
-/// only grow (by generation, then sequence), and outcomes mostly come back
-/// in that order, so the one finishing is usually at the front, else found
-/// by binary search — one hash insert and one removal per action instead
-/// of two of each.
-#[derive(Default)]
-struct Waiters {
-    by_id: IdMap<u64, (ActionHandle, OutcomeTx)>,
-    /// `(handle, caller id)` sorted by handle; the id is taken once the
-    /// action is finished or cancelled.
-    order: VecDeque<(ActionHandle, Option<u64>)>,
-    /// Entries of `order` whose id was taken.
-    dead: usize,
-}
-
-impl Waiters {
-    fn insert(&mut self, id: u64, handle: ActionHandle, tx: OutcomeTx) {
-        self.by_id.insert(id, (handle, tx));
-        if self.order.back().is_none_or(|(last, _)| *last < handle) {
-            self.order.push_back((handle, Some(id)));
-        } else {
-            // Not expected (handles grow), but stay sorted whatever.
-            let at = self.order.partition_point(|(h, _)| *h < handle);
-            self.order.insert(at, (handle, Some(id)));
-        }
-    }
-
-    /// Mark `handle`'s entry finished; its caller id if it was waiting.
-    fn retire(&mut self, handle: ActionHandle) -> Option<u64> {
-        let at = match self.order.front() {
-            Some((h, _)) if *h == handle => 0,
-            _ => self.order.binary_search_by_key(&handle, |(h, _)| *h).ok()?,
-        };
-        let id = self.order[at].1.take()?;
-        self.dead += 1;
-        while self.order.front().is_some_and(|(_, id)| id.is_none()) {
-            self.order.pop_front();
-            self.dead -= 1;
-        }
-        // Finished entries stuck behind a long-running one: compact once
-        // they are the majority, so memory stays bounded by the live ones.
-        if self.dead > 64 && self.dead * 2 > self.order.len() {
-            self.order.retain(|(_, id)| id.is_some());
-            self.dead = 0;
-        }
-        Some(id)
-    }
-
-    /// The caller waiting for `handle`'s outcome, if any.
-    fn take(&mut self, handle: ActionHandle) -> Option<OutcomeTx> {
-        let id = self.retire(handle)?;
-        self.by_id.remove(&id).map(|(_, tx)| tx)
-    }
-
-    /// Forget caller `id`; the handle of its action if it was waiting.
-    fn cancel(&mut self, id: u64) -> Option<ActionHandle> {
-        let (handle, _tx) = self.by_id.remove(&id)?;
-        self.retire(handle);
-        Some(handle)
-    }
-
-    /// Every waiting caller, leaving none.
-    fn drain(&mut self) -> impl Iterator<Item = OutcomeTx> + '_ {
-        self.order.clear();
-        self.dead = 0;
-        self.by_id.drain().map(|(_, (_, tx))| tx)
-    }
-}
 
 /// What to remember of an action for re-applying after a reconnect, once
 /// the server has accepted it.
@@ -121,6 +48,8 @@ pub(crate) enum Remember {
 pub(crate) enum Reply {
     /// The outcome.
     Outcome(OutcomeTx),
+    /// A list's items as they come, then its outcome.
+    Stream(Arc<ListShared>),
     /// Only whether the action was accepted (no outcome follows).
     Accepted(oneshot::Sender<Result<(), Error>>),
 }
@@ -138,6 +67,8 @@ pub(crate) enum Cmd {
     },
     Cancel(u64),
     Subscribe(Subscriber),
+    /// Close now, without logging off, and for good.
+    Disconnect,
 }
 
 /// An action submitted while no connection is up.
@@ -153,10 +84,33 @@ struct Held {
 
 pub(crate) type ReadyTx = oneshot::Sender<Result<Option<AmiVersion>, Error>>;
 
+/// How the first connection is made.
+pub(crate) enum Start {
+    /// [`crate::connect`]: opened by the caller, whose login outcome goes
+    /// to `ready` (the first connection is never retried).
+    Opened(Transport, ReadyTx),
+    /// [`crate::connect_lazy`]: opened by the driver, retried by the
+    /// reconnect policy; if the client closes without ever logging in, the
+    /// last failure is kept in `failure` for callers.
+    Lazy(Arc<OnceLock<Error>>),
+}
+
+/// How waiting for something while disconnected ended.
+enum Offline<T> {
+    /// The awaited work finished.
+    Done(T),
+    /// The deadline passed.
+    Elapsed,
+    /// Every client is gone, or one asked to disconnect.
+    Stopped,
+}
+
 pub(crate) struct Driver {
     config: ClientConfig,
     rx: mpsc::UnboundedReceiver<Cmd>,
     rx_closed: bool,
+    /// A client asked to disconnect: close now, never reconnect.
+    stop: bool,
     cmd_buf: Vec<Cmd>,
     status: watch::Sender<Status>,
     subs: Subscribers,
@@ -164,9 +118,17 @@ pub(crate) struct Driver {
     waiters: Waiters,
     /// Outcomes finished by one read, handed out together (see
     /// [`Driver::drain_events`]).
-    done: Vec<(OutcomeTx, Result<Outcome, ActionError>)>,
+    done: Vec<(Waiter, Result<Outcome, ActionError>)>,
+    /// Streamed lists that got items in this read (woken once each).
+    fed: Vec<Arc<ListShared>>,
     held: VecDeque<Held>,
+    /// TCP connections opened so far: the core's generation of the next
+    /// one, so that no handle of an earlier connection matches.
+    connections: u32,
+    /// Logins after the first ([`Status::generation`]).
     generation: u32,
+    /// Whether any connection ever logged in.
+    logged_in: bool,
     /// Reconnect attempts since a connection last stayed up long enough.
     attempt: u32,
     /// When the current (or last) connection logged in.
@@ -180,6 +142,10 @@ pub(crate) struct Driver {
     unconfirmed: Vec<(ActionHandle, Remember)>,
     shutdown_at: Option<Instant>,
     ready_tx: Option<ReadyTx>,
+    /// Lazy start: where the failure goes if no login ever succeeds.
+    failure: Option<Arc<OnceLock<Error>>>,
+    /// The last failed attempt to connect or log in (lazy start).
+    last_error: Option<Error>,
     /// Why the last connection ended.
     last_close: Option<CloseReason>,
     rng: u64,
@@ -208,7 +174,6 @@ impl Driver {
         rx: mpsc::UnboundedReceiver<Cmd>,
         status: watch::Sender<Status>,
         first: Subscriber,
-        ready_tx: ReadyTx,
     ) -> Driver {
         let mut subs = Subscribers::default();
         subs.add(first);
@@ -224,20 +189,26 @@ impl Driver {
             config,
             rx,
             rx_closed: false,
+            stop: false,
             cmd_buf: Vec::with_capacity(CMD_BATCH),
             status,
             subs,
             batch: Batch::default(),
             waiters: Waiters::default(),
             done: Vec::new(),
+            fed: Vec::new(),
             held: VecDeque::new(),
+            connections: 0,
             generation: 0,
+            logged_in: false,
             attempt: 0,
             ready_at: None,
             filters: Vec::new(),
             unconfirmed: Vec::new(),
             shutdown_at: None,
-            ready_tx: Some(ready_tx),
+            ready_tx: None,
+            failure: None,
+            last_error: None,
             last_close: None,
             rng: seed,
             #[cfg(feature = "tls")]
@@ -245,15 +216,8 @@ impl Driver {
         }
     }
 
-    fn set_state(&self, state: ConnectionState, version: Option<Option<AmiVersion>>) {
-        let generation = self.generation;
-        self.status.send_modify(|s| {
-            s.state = state;
-            s.generation = generation;
-            if let Some(v) = version {
-                s.version = v;
-            }
-        });
+    fn set_state(&self, state: ConnectionState) {
+        self.status.send_modify(|s| s.state = state);
     }
 
     fn random_unit(&mut self) -> f64 {
@@ -266,19 +230,48 @@ impl Driver {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// The first connection attempt (its errors go to the caller).
+    /// The first connection attempt of [`crate::connect`] (its errors go to
+    /// the caller).
     pub(crate) async fn open_initial(&mut self) -> Result<Transport, Error> {
-        self.open().await
-    }
-
-    async fn open(&mut self) -> Result<Transport, Error> {
-        self.set_state(ConnectionState::Connecting, None);
+        self.set_state(ConnectionState::Connecting);
         transport::connect(
             &self.config,
             #[cfg(feature = "tls")]
             &mut self.tls,
         )
         .await
+    }
+
+    /// Open a connection while serving commands (held, or failed fast, as
+    /// while disconnected); `None` if a client disconnected or every client
+    /// went away meanwhile.
+    async fn open(&mut self) -> Option<Result<Transport, Error>> {
+        self.set_state(ConnectionState::Connecting);
+        let config = self.config.clone();
+        #[cfg(feature = "tls")]
+        let mut tls = self.tls.take();
+        let work = async move {
+            let r = transport::connect(
+                &config,
+                #[cfg(feature = "tls")]
+                &mut tls,
+            )
+            .await;
+            #[cfg(feature = "tls")]
+            return (r, tls);
+            #[cfg(not(feature = "tls"))]
+            (r, ())
+        };
+        match self.offline(None, work).await {
+            Offline::Done((r, _tls)) => {
+                #[cfg(feature = "tls")]
+                {
+                    self.tls = _tls;
+                }
+                Some(r)
+            }
+            Offline::Elapsed | Offline::Stopped => None,
+        }
     }
 
     /// A fresh core connection: the current event mask in the login, then
@@ -289,7 +282,8 @@ impl Driver {
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
         let entropy = crate::entropy::connection_entropy();
-        let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
+        let mut conn = Connection::with_entropy(cfg, self.connections, entropy, now);
+        self.connections = self.connections.wrapping_add(1);
         for f in &self.filters {
             let _ = conn.send_with(
                 Action::filter_add(f.clone()),
@@ -301,69 +295,95 @@ impl Driver {
     }
 
     /// Run until the client is closed for good.
-    pub(crate) async fn run(mut self, first: Transport) {
-        let mut io = Some(first);
+    pub(crate) async fn run(mut self, start: Start) {
+        let mut io = match start {
+            Start::Opened(t, ready) => {
+                self.ready_tx = Some(ready);
+                Some(t)
+            }
+            Start::Lazy(failure) => {
+                self.failure = Some(failure);
+                None
+            }
+        };
         loop {
-            if let Some(t) = io.take() {
-                let conn = self.new_connection();
-                let reason = self.run_session(t, conn).await;
-                let r = reason.clone();
-                self.status.send_modify(|s| s.last_close = Some(r));
-                self.last_close = Some(reason.clone());
-                let initial = self.ready_tx.is_some();
-                if let Some(tx) = self.ready_tx.take() {
-                    let err = match &reason {
-                        CloseReason::Error(e) => Error::Connection(e.clone()),
-                        other => Error::Closed(other.clone()),
-                    };
-                    let _ = tx.send(Err(err));
-                }
-                self.unconfirmed.clear();
-                self.settle_backoff();
-                let again = !initial
-                    && !self.rx_closed
-                    && self.config.reconnect.is_some()
-                    && retries(&reason);
-                if !again {
-                    debug!(%reason, "connection closed");
-                    break;
-                }
-                warn!(%reason, "connection lost; reconnecting");
-            }
-            let Some(policy) = self.config.reconnect.clone() else {
-                break;
-            };
-            if policy.max_attempts.is_some_and(|m| self.attempt >= m) {
-                warn!(attempts = self.attempt, "giving up reconnecting");
-                break;
-            }
-            let unit = self.random_unit();
-            let delay = policy.delay(self.attempt, unit);
-            self.set_state(
-                ConnectionState::Reconnecting {
-                    attempt: self.attempt,
+            let t = match io.take() {
+                Some(t) => t,
+                None => match self.open().await {
+                    None => break,
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => {
+                        warn!(error = %e, attempt = self.attempt, "connect attempt failed");
+                        self.last_error = Some(e);
+                        self.expire_held();
+                        if !self.backoff().await {
+                            break;
+                        }
+                        continue;
+                    }
                 },
-                None,
-            );
-            self.attempt += 1;
-            if !self.idle(Some(Instant::now() + delay)).await {
+            };
+            let conn = self.new_connection();
+            let reason = self.run_session(t, conn).await;
+            let r = reason.clone();
+            self.status.send_modify(|s| s.last_close = Some(r));
+            self.last_close = Some(reason.clone());
+            let initial = self.ready_tx.is_some();
+            if !self.logged_in {
+                self.last_error = Some(match &reason {
+                    CloseReason::Error(e) => Error::Connection(e.clone()),
+                    other => Error::Closed(other.clone()),
+                });
+            }
+            if let Some(tx) = self.ready_tx.take() {
+                if let Some(e) = self.last_error.take() {
+                    let _ = tx.send(Err(e));
+                }
+            }
+            self.unconfirmed.clear();
+            self.settle_backoff();
+            let again = !initial
+                && !self.rx_closed
+                && !self.stop
+                && self.config.reconnect.is_some()
+                && retries(&reason);
+            if !again {
+                debug!(%reason, "connection closed");
                 break;
             }
-            let open = self.open();
-            let r = open.await;
-            match r {
-                Ok(t) => {
-                    self.generation += 1;
-                    info!(generation = self.generation, "reconnected");
-                    io = Some(t);
-                }
-                Err(e) => {
-                    warn!(error = %e, attempt = self.attempt, "reconnect attempt failed");
-                    self.expire_held();
-                }
+            warn!(%reason, "connection lost; reconnecting");
+            if !self.backoff().await {
+                break;
             }
         }
         self.finish();
+    }
+
+    /// Wait before the next attempt, as the reconnect policy says; false
+    /// when there is to be none.
+    async fn backoff(&mut self) -> bool {
+        let Some(policy) = self.config.reconnect.clone() else {
+            return false;
+        };
+        if self.stop || self.rx_closed {
+            return false;
+        }
+        if policy.max_attempts.is_some_and(|m| self.attempt >= m) {
+            warn!(attempts = self.attempt, "giving up reconnecting");
+            return false;
+        }
+        let unit = self.random_unit();
+        let delay = policy.delay(self.attempt, unit);
+        self.set_state(ConnectionState::Reconnecting {
+            attempt: self.attempt,
+        });
+        self.attempt += 1;
+        let until = Instant::now() + delay;
+        matches!(
+            self.offline(Some(until), std::future::pending::<()>())
+                .await,
+            Offline::Elapsed
+        )
     }
 
     /// A connection ended: start the backoff again only if it stayed logged
@@ -379,19 +399,40 @@ impl Driver {
     }
 
     fn finish(&mut self) {
+        if self.stop {
+            self.last_close = Some(CloseReason::Error(ConnectionError::Aborted));
+        }
         let reason = self
             .last_close
             .clone()
             .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
-        let closed = || Error::Closed(reason.clone());
+        // A lazy client that never logged in: every call fails with what
+        // stopped the first login, as `connect` would have returned it.
+        let failure = match (&self.failure, self.last_error.take()) {
+            (Some(slot), Some(e)) if !self.logged_in && !self.stop => {
+                let _ = slot.set(e);
+                slot.get()
+            }
+            _ => None,
+        };
+        let closed = || match failure {
+            Some(e) => crate::duplicate_error(e),
+            None => Error::Closed(reason.clone()),
+        };
         for held in std::mem::take(&mut self.held) {
             reply_err(held.reply, closed());
         }
-        for tx in self.waiters.drain() {
-            let _ = tx.send(Err(closed()));
+        for w in self.waiters.drain() {
+            w.finish(Err(closed()));
         }
         self.subs.close();
-        self.set_state(ConnectionState::Closed, None);
+        let stopped = self.stop.then(|| reason.clone());
+        self.status.send_modify(|s| {
+            s.state = ConnectionState::Closed;
+            if let Some(r) = stopped {
+                s.last_close = Some(r);
+            }
+        });
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             if let Cmd::Send { reply, .. } = cmd {
@@ -403,20 +444,24 @@ impl Driver {
 
     // ----- while disconnected --------------------------------------------------
 
-    /// Serve commands until `until` (or forever); false once every client is
-    /// gone.
-    async fn idle(&mut self, until: Option<Instant>) -> bool {
+    /// Serve commands (held or failed fast) while `work` runs, until it
+    /// finishes or `until` passes.
+    async fn offline<F: Future>(&mut self, until: Option<Instant>, work: F) -> Offline<F::Output> {
         let far = far_future();
         let mut sleep = Box::pin(tokio::time::sleep_until(until.unwrap_or(far)));
+        let mut work = std::pin::pin!(work);
         poll_fn(|cx| loop {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(Offline::Done(out));
+            }
             self.expire_held();
             if until.is_some_and(|u| Instant::now() >= u) {
-                return Poll::Ready(true);
+                return Poll::Ready(Offline::Elapsed);
             }
             match self.rx.poll_recv_many(cx, &mut self.cmd_buf, CMD_BATCH) {
                 Poll::Ready(0) => {
                     self.rx_closed = true;
-                    return Poll::Ready(false);
+                    return Poll::Ready(Offline::Stopped);
                 }
                 Poll::Ready(_) => {
                     let mut cmds = std::mem::take(&mut self.cmd_buf);
@@ -424,6 +469,9 @@ impl Driver {
                         self.on_cmd_offline(cmd);
                     }
                     self.cmd_buf = cmds;
+                    if self.stop {
+                        return Poll::Ready(Offline::Stopped);
+                    }
                 }
                 Poll::Pending => {
                     // Wake for the earliest held deadline or the end.
@@ -461,6 +509,9 @@ impl Driver {
         self.held = keep;
     }
 
+    /// A command while no connection is logged in. Before the first login
+    /// actions are held (as the core holds them); after a connection was
+    /// lost, as the reconnect policy says.
     fn on_cmd_offline(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Send {
@@ -470,12 +521,11 @@ impl Driver {
                 reply,
                 remember,
             } => {
-                let mode = self
-                    .config
-                    .reconnect
-                    .as_ref()
-                    .map(|r| r.while_reconnecting)
-                    .unwrap_or(WhileReconnecting::FailFast);
+                let mode = match &self.config.reconnect {
+                    _ if !self.logged_in => WhileReconnecting::Wait,
+                    Some(r) => r.while_reconnecting,
+                    None => WhileReconnecting::FailFast,
+                };
                 if mode == WhileReconnecting::FailFast {
                     return reply_err(reply, Error::NotConnected);
                 }
@@ -492,6 +542,7 @@ impl Driver {
             }
             Cmd::Cancel(id) => self.held.retain(|h| h.id != id),
             Cmd::Subscribe(s) => self.subs.add(s),
+            Cmd::Disconnect => self.stop = true,
         }
     }
 
@@ -535,24 +586,29 @@ impl Driver {
         if let Some(t) = timeout {
             opts = opts.timeout(t);
         }
-        if matches!(reply, Reply::Accepted(_)) {
-            opts = opts.no_reply();
+        match reply {
+            Reply::Outcome(_) => {}
+            Reply::Stream(_) => opts = opts.stream_list(),
+            Reply::Accepted(_) => opts = opts.no_reply(),
         }
         debug!(action = action.name(), "send");
         let sent = conn.send_with(action, opts, now);
         self.note_closing(conn);
         match sent {
-            Ok(handle) => match reply {
-                Reply::Outcome(tx) => {
-                    self.waiters.insert(id, handle, tx);
-                    if let Some(r) = remember {
-                        self.unconfirmed.push((handle, *r));
+            Ok(handle) => {
+                let waiter = match reply {
+                    Reply::Outcome(tx) => Waiter::Once(tx),
+                    Reply::Stream(list) => Waiter::List(list),
+                    Reply::Accepted(tx) => {
+                        let _ = tx.send(Ok(()));
+                        return;
                     }
+                };
+                self.waiters.insert(id, handle, waiter);
+                if let Some(r) = remember {
+                    self.unconfirmed.push((handle, *r));
                 }
-                Reply::Accepted(tx) => {
-                    let _ = tx.send(Ok(()));
-                }
-            },
+            }
             Err(e) => reply_err(reply, Error::Send(e)),
         }
     }
@@ -607,6 +663,11 @@ impl Driver {
                 }
             }
             Cmd::Subscribe(s) => self.subs.add(s),
+            Cmd::Disconnect => {
+                debug!("disconnecting");
+                self.stop = true;
+                conn.abort(ConnectionError::Aborted);
+            }
         }
     }
 
@@ -625,7 +686,7 @@ impl Driver {
     fn note_closing(&self, conn: &Connection) {
         if conn.state() == State::Closing && self.status.borrow().state != ConnectionState::Closing
         {
-            self.set_state(ConnectionState::Closing, None);
+            self.set_state(ConnectionState::Closing);
         }
     }
 
@@ -639,8 +700,16 @@ impl Driver {
                     if !self.unconfirmed.is_empty() {
                         self.confirm(handle, &result);
                     }
-                    if let Some(tx) = self.waiters.take(handle) {
-                        self.done.push((tx, result));
+                    if let Some(w) = self.waiters.take(handle) {
+                        self.done.push((w, result));
+                    }
+                }
+                Event::ListItem { handle, item } => {
+                    if let Some(list) = self.waiters.list(handle) {
+                        list.push(item);
+                        if !self.fed.last().is_some_and(|l| Arc::ptr_eq(l, list)) {
+                            self.fed.push(list.clone());
+                        }
                     }
                 }
                 Event::Unsolicited(p)
@@ -656,12 +725,25 @@ impl Driver {
                 }
                 Event::Banner(b) => {
                     debug!(banner = %b.version_str(), "banner");
-                    self.set_state(ConnectionState::Authenticating, Some(b.version()));
+                    self.status.send_modify(|s| {
+                        s.state = ConnectionState::Authenticating;
+                        s.version = b.version();
+                        s.banner = Some(b);
+                    });
                 }
                 Event::Ready => {
+                    if self.logged_in {
+                        self.generation += 1;
+                    }
+                    self.logged_in = true;
+                    self.last_error = None;
                     info!(generation = self.generation, "logged in");
                     self.ready_at = Some(Instant::now());
-                    self.set_state(ConnectionState::Ready, None);
+                    let generation = self.generation;
+                    self.status.send_modify(|s| {
+                        s.state = ConnectionState::Ready;
+                        s.generation = generation;
+                    });
                     if let Some(tx) = self.ready_tx.take() {
                         let _ = tx.send(Ok(conn.version()));
                     }
@@ -681,8 +763,11 @@ impl Driver {
         // rather than once per outcome (each wake of a parked thread is a
         // system call on this task's thread). They all precede this read's
         // events, as before.
-        while let Some((tx, result)) = self.done.pop() {
-            let _ = tx.send(result.map_err(Error::Action));
+        for list in self.fed.drain(..) {
+            list.wake();
+        }
+        while let Some((w, result)) = self.done.pop() {
+            w.finish(result.map_err(Error::Action));
         }
         if !self.batch.items.is_empty() {
             self.subs.dispatch(&mut self.batch);
@@ -873,6 +958,7 @@ fn reply_err(reply: Reply, e: Error) {
         Reply::Outcome(tx) => {
             let _ = tx.send(Err(e));
         }
+        Reply::Stream(list) => list.finish(Err(e)),
         Reply::Accepted(tx) => {
             let _ = tx.send(Err(e));
         }
@@ -882,20 +968,6 @@ fn reply_err(reply: Reply, e: Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Handles in increasing order, from a core connection.
-    fn handles(n: usize) -> Vec<ActionHandle> {
-        let cfg = ClientConfig::new("127.0.0.1", 5038, "u", "s").ami;
-        let now = std_now();
-        let mut conn = Connection::with_generation(cfg, 0, now);
-        (0..n)
-            .map(|_| conn.send(Action::ping(), now).unwrap())
-            .collect()
-    }
-
-    fn waiter() -> (OutcomeTx, oneshot::Receiver<Result<Outcome, Error>>) {
-        oneshot::channel()
-    }
 
     #[test]
     fn permanent_errors_and_logoffs_are_not_retried() {
@@ -911,53 +983,5 @@ mod tests {
         assert!(retries(&CloseReason::Error(ConnectionError::AuthFailed {
             message: "Authentication failed".into()
         })));
-    }
-
-    #[test]
-    fn waiters_in_order_out_of_order_and_cancelled() {
-        let h = handles(6);
-        let mut w = Waiters::default();
-        let mut rxs = Vec::new();
-        for (i, handle) in h.iter().enumerate() {
-            let (tx, rx) = waiter();
-            w.insert(100 + i as u64, *handle, tx);
-            rxs.push(rx);
-        }
-        // Out of order: the third finishes first.
-        assert!(w.take(h[2]).is_some());
-        assert!(w.take(h[2]).is_none(), "finished twice");
-        // Cancel by caller id gives the handle back, once.
-        assert_eq!(w.cancel(101), Some(h[1]));
-        assert_eq!(w.cancel(101), None);
-        assert!(w.take(h[1]).is_none(), "cancelled action still waited for");
-        // In order.
-        assert!(w.take(h[0]).is_some());
-        assert!(w.take(h[3]).is_some());
-        assert_eq!(w.by_id.len(), 2);
-        // Only the live entries are left once the front is finished.
-        assert_eq!(w.order.len(), 2);
-        assert_eq!(w.order.len() - w.dead, w.by_id.len());
-        let left: Vec<_> = w.drain().collect();
-        assert_eq!(left.len(), 2);
-        assert!(w.order.is_empty() && w.by_id.is_empty());
-    }
-
-    #[test]
-    fn waiters_stay_bounded_behind_a_long_running_action() {
-        let h = handles(10_000);
-        let mut w = Waiters::default();
-        let (tx, _rx0) = waiter();
-        w.insert(0, h[0], tx);
-        let mut keep = Vec::new();
-        for (i, handle) in h.iter().enumerate().skip(1) {
-            let (tx, rx) = waiter();
-            keep.push(rx);
-            w.insert(i as u64, *handle, tx);
-            assert!(w.take(*handle).is_some());
-            assert!(w.order.len() <= 2 * 65 + 1, "{} entries", w.order.len());
-        }
-        // The long-running one is still found.
-        assert!(w.take(h[0]).is_some());
-        assert!(w.order.is_empty() && w.by_id.is_empty());
     }
 }

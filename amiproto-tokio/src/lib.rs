@@ -34,22 +34,24 @@ mod config;
 mod driver;
 mod entropy;
 mod events;
+mod list;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
 #[cfg(feature = "types")]
 mod typed;
+mod waiters;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use amiproto::{
-    Action, AmiVersion, CloseReason, CommandOutput, ConnectionError, EventMask, ListOutcome,
-    OriginateOutcome, Outcome,
+    Action, AmiVersion, Banner, CloseReason, CommandOutput, ConnectionError, EventMask,
+    ListOutcome, OriginateOutcome, Outcome,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
@@ -60,6 +62,7 @@ pub use amiproto;
 pub use amiproto::ClientError as Error;
 pub use config::{ClientConfig, Reconnect, WhileReconnecting};
 pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
+pub use list::ListStream;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 #[cfg(feature = "types")]
@@ -67,7 +70,7 @@ pub use typed::TypedEvents;
 #[cfg(feature = "tls")]
 pub use {rustls, tokio_rustls};
 
-use driver::{Cmd, Driver, Remember, Reply};
+use driver::{Cmd, Driver, Remember, Reply, Start};
 
 /// Where the client's connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +101,17 @@ pub enum ConnectionState {
 pub struct Status {
     /// Connection state.
     pub state: ConnectionState,
-    /// The server's AMI version (from the last banner).
+    /// The server's AMI version (from the last banner), when the banner has
+    /// the usual `X.Y[.Z]` form.
     pub version: Option<AmiVersion>,
-    /// How many times the connection was re-established.
+    /// The last banner as received ([`Banner::raw`]), also when its version
+    /// could not be parsed.
+    pub banner: Option<Banner>,
+    /// How many times the client logged in again after its first login: 0
+    /// during the first session, then 1, 2… It counts sessions, not TCP
+    /// connections: an attempt that connects but fails to log in (refused,
+    /// closed before the banner) does not count. It is the number carried by
+    /// [`EventItem::Reconnected`].
     pub generation: u32,
     /// Why the last connection ended (`None` while the first is up).
     pub last_close: Option<amiproto::CloseReason>,
@@ -130,22 +141,13 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
     async move {
         let (first, stream) = events::subscriber(None, config.events_overflow);
         let (tx, rx) = mpsc::unbounded_channel();
-        let (status_tx, status_rx) = watch::channel(Status {
-            state: ConnectionState::Connecting,
-            version: None,
-            generation: 0,
-            last_close: None,
-        });
+        let (status_tx, status_rx) = watch::channel(Status::new());
         let (ready_tx, ready_rx) = oneshot::channel();
-        let mut driver = Driver::new(config, rx, status_tx, first, ready_tx);
+        let mut driver = Driver::new(config, rx, status_tx, first);
         tracing::debug!("connecting");
         let io = driver.open_initial().await?;
-        tokio::spawn(driver.run(io).in_current_span());
-        let client = Client {
-            tx,
-            status: status_rx,
-            next_id: Arc::new(AtomicU64::new(0)),
-        };
+        tokio::spawn(driver.run(Start::Opened(io, ready_tx)).in_current_span());
+        let client = Client::new(tx, status_rx, Arc::default());
         match ready_rx.await {
             Ok(Ok(_)) => Ok((client, stream)),
             Ok(Err(e)) => {
@@ -157,6 +159,51 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
     }
     .instrument(span)
     .await
+}
+
+/// Return a client at once and connect in the background (on the current
+/// tokio runtime; panics outside one, as `tokio::spawn` does).
+///
+/// Actions sent before the login succeeds are held and written right after
+/// it, in order, each within its own timeout (as the core holds actions
+/// sent before login). The returned event stream is opened before the
+/// connection, as with [`connect`].
+///
+/// The outcome of connecting shows in [`Client::ready`] (which returns
+/// the error [`connect`] would have returned: [`Error::Connect`],
+/// [`Error::ConnectTimeout`], [`Error::Tls`], [`Error::Connection`]…) and
+/// in [`Client::status_watch`]. Unlike [`connect`], the first connection
+/// follows the [`ClientConfig::reconnect`] policy, if one is set: a client
+/// started before its server keeps trying. Without a policy, or once the
+/// policy gives up, the client closes: every held action and every later
+/// call fails with that same error.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), amiproto_tokio::Error> {
+/// use amiproto_tokio::{connect_lazy, ClientConfig};
+///
+/// let (client, _events) = connect_lazy(ClientConfig::from_url("ami://admin:amp111@127.0.0.1")?);
+/// // Held until logged in, then sent.
+/// let pong = client.send(amiproto::Action::ping());
+/// client.ready().await?; // or watch client.status_watch()
+/// pong.await?;
+/// # Ok(()) }
+/// ```
+pub fn connect_lazy(config: ClientConfig) -> (Client, EventStream) {
+    let span = tracing::info_span!(
+        "ami",
+        host = %config.endpoint.host,
+        port = config.endpoint.port,
+        user = %config.ami.username,
+        tls = config.endpoint.tls,
+    );
+    let (first, stream) = events::subscriber(None, config.events_overflow);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (status_tx, status_rx) = watch::channel(Status::new());
+    let failure = Arc::new(OnceLock::new());
+    let driver = Driver::new(config, rx, status_tx, first);
+    tokio::spawn(driver.run(Start::Lazy(failure.clone())).instrument(span));
+    (Client::new(tx, status_rx, failure), stream)
 }
 
 /// Connect from an `ami://user:secret@host[:port]` or `amis://…` URL with
@@ -174,6 +221,47 @@ pub struct Client {
     tx: mpsc::UnboundedSender<Cmd>,
     status: watch::Receiver<Status>,
     next_id: Arc<AtomicU64>,
+    /// Why a lazily started client never logged in (see [`connect_lazy`]).
+    failure: Arc<OnceLock<Error>>,
+}
+
+impl Status {
+    fn new() -> Status {
+        Status {
+            state: ConnectionState::Connecting,
+            version: None,
+            banner: None,
+            generation: 0,
+            last_close: None,
+        }
+    }
+}
+
+/// A copy of a connect-time error, for every caller that asks (an
+/// [`std::io::Error`] is copied as its kind and message).
+pub(crate) fn duplicate_error(e: &Error) -> Error {
+    match e {
+        Error::Connect { host, port, source } => Error::Connect {
+            host: host.clone(),
+            port: *port,
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::ConnectTimeout { host, port } => Error::ConnectTimeout {
+            host: host.clone(),
+            port: *port,
+        },
+        Error::Tls(m) => Error::Tls(m.clone()),
+        Error::TlsUnavailable => Error::TlsUnavailable,
+        Error::Connection(c) => Error::Connection(c.clone()),
+        Error::Closed(r) => Error::Closed(r.clone()),
+        Error::Send(s) => Error::Send(s.clone()),
+        Error::Action(a) => Error::Action(a.clone()),
+        Error::NotConnected => Error::NotConnected,
+        // Not kept as a connect failure; keep the kind of failure at least.
+        _ => Error::Closed(CloseReason::Error(ConnectionError::Transport(
+            e.to_string(),
+        ))),
+    }
 }
 
 /// Sends a cancel when a pending call's future is dropped.
@@ -227,12 +315,28 @@ impl Future for ActionFuture<'_> {
 }
 
 impl Client {
+    fn new(
+        tx: mpsc::UnboundedSender<Cmd>,
+        status: watch::Receiver<Status>,
+        failure: Arc<OnceLock<Error>>,
+    ) -> Client {
+        Client {
+            tx,
+            status,
+            next_id: Arc::new(AtomicU64::new(0)),
+            failure,
+        }
+    }
+
     fn id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// [`Error::Closed`] with why the last connection ended.
     fn closed_error(&self) -> Error {
+        if let Some(e) = self.failure.get() {
+            return duplicate_error(e);
+        }
         let reason = self.status.borrow().last_close.clone();
         Error::Closed(reason.unwrap_or(CloseReason::Error(ConnectionError::Aborted)))
     }
@@ -298,7 +402,7 @@ impl Client {
         }
     }
 
-    /// `Ping`; returns the round-trip time.
+    /// `Ping`; returns the round-trip time (both clients return it).
     pub async fn ping(&self) -> Result<Duration, Error> {
         let start = tokio::time::Instant::now();
         self.send(Action::ping()).await?;
@@ -324,6 +428,47 @@ impl Client {
             _ => Err(Error::UnexpectedOutcome {
                 expected: "an event list",
             }),
+        }
+    }
+
+    /// Send a list action (`Status`, `CoreShowChannels`, `QueueStatus`…)
+    /// and stream its items as they arrive instead of collecting them: a
+    /// list of 100 000 channels never sits whole in memory unless its
+    /// reader falls behind. See [`ListStream`] for the memory behaviour
+    /// and cancellation. The action timeout covers the whole list.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: amiproto_tokio::Client) -> Result<(), amiproto_tokio::Error> {
+    /// let mut channels = client.list_stream(amiproto::Action::new("Status"));
+    /// while let Some(item) = channels.next_item().await {
+    ///     println!("{:?}", item?.get_str("Channel"));
+    /// }
+    /// println!("{:?} items", channels.outcome().and_then(|o| o.announced_items()));
+    /// # Ok(()) }
+    /// ```
+    pub fn list_stream(&self, action: Action) -> ListStream {
+        self.stream_call(action, None)
+    }
+
+    /// Like [`Client::list_stream`] with this list's own timeout (`None`:
+    /// wait forever), for the whole list.
+    pub fn list_stream_timeout(&self, action: Action, timeout: Option<Duration>) -> ListStream {
+        self.stream_call(action, Some(timeout))
+    }
+
+    fn stream_call(&self, action: Action, timeout: Option<Option<Duration>>) -> ListStream {
+        let id = self.id();
+        let shared = Arc::new(list::ListShared::default());
+        let cmd = Cmd::Send {
+            id,
+            action,
+            timeout,
+            reply: Reply::Stream(shared.clone()),
+            remember: None,
+        };
+        match self.tx.send(cmd) {
+            Ok(()) => ListStream::new(shared, self.tx.downgrade(), id),
+            Err(_) => ListStream::failed(self.closed_error()),
         }
     }
 
@@ -362,6 +507,22 @@ impl Client {
             let _ = w.wait_for(|s| s.state == ConnectionState::Closed).await;
         }
         r.map(|_| ())
+    }
+
+    /// Close the connection now, without logging off or waiting for
+    /// anything from the server, and for good (no reconnect); returns once
+    /// the client is closed.
+    ///
+    /// Every pending call fails at once with [`Error::Action`] carrying
+    /// [`amiproto::ActionError::Closed`] with
+    /// [`ConnectionError::Aborted`] (actions held while not logged in: with
+    /// [`Error::Closed`] and the same reason), and so does every later
+    /// call. Events received before are still handed out; the event
+    /// streams then end. To log off politely instead, use
+    /// [`Client::logoff`].
+    pub async fn disconnect(&self) {
+        let _ = self.tx.send(Cmd::Disconnect);
+        self.closed().await;
     }
 
     /// Change the event mask (`Events` action). Once the server has
@@ -426,14 +587,21 @@ impl Client {
         self.status.borrow().clone()
     }
 
+    /// The server's last banner as received (see [`Status::banner`]), also
+    /// when its version could not be parsed.
+    pub fn banner(&self) -> Option<Banner> {
+        self.status.borrow().banner.clone()
+    }
+
     /// A `watch` of the state (connecting, authenticating, ready,
     /// reconnecting, closed) and the AMI version.
     pub fn status_watch(&self) -> watch::Receiver<Status> {
         self.status.clone()
     }
 
-    /// Wait until the client is logged in (again), or closed (then
-    /// [`Error::Closed`] with the reason).
+    /// Wait until the client is logged in (again), or closed: then
+    /// [`Error::Closed`] with the reason, or, for a client from
+    /// [`connect_lazy`] that never logged in, the error that stopped it.
     pub async fn ready(&self) -> Result<(), Error> {
         let mut w = self.status.clone();
         let ready = w
