@@ -160,6 +160,8 @@ struct Session {
     rbuf: Box<[u8]>,
     wbuf: Bytes,
     needs_flush: bool,
+    /// Writing was put off for one turn (see [`Driver::poll_session`]).
+    deferred: bool,
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
 }
@@ -782,6 +784,7 @@ impl Driver {
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             wbuf: Bytes::new(),
             needs_flush: false,
+            deferred: false,
             sleep: Box::pin(tokio::time::sleep_until(far_future())),
             armed: None,
         };
@@ -802,6 +805,7 @@ impl Driver {
     fn poll_session(&mut self, cx: &mut Context<'_>, s: &mut Session) -> Poll<CloseReason> {
         loop {
             let mut busy = false;
+            let mut submitted = false;
             let now = std_now();
 
             // Commands from callers.
@@ -819,6 +823,7 @@ impl Driver {
                         }
                         self.cmd_buf = cmds;
                         busy = true;
+                        submitted = true;
                     }
                     Poll::Pending => {}
                 }
@@ -855,42 +860,16 @@ impl Driver {
                 return Poll::Ready(r);
             }
 
-            // Write what the core has, concurrently with reading.
-            loop {
-                if s.wbuf.is_empty() {
-                    match s.conn.poll_transmit() {
-                        Some(b) => s.wbuf = b,
-                        None => break,
-                    }
-                }
-                match Pin::new(&mut s.io).poll_write(cx, &s.wbuf) {
-                    Poll::Ready(Ok(0)) => {
-                        s.conn
-                            .abort(ConnectionError::Transport("write returned 0".into()));
-                        busy = true;
-                        break;
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        s.wbuf.advance(n);
-                        s.needs_flush = true;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        s.conn.abort(ConnectionError::Transport(e.to_string()));
-                        busy = true;
-                        break;
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            if s.needs_flush {
-                match Pin::new(&mut s.io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => s.needs_flush = false,
-                    Poll::Ready(Err(e)) => {
-                        s.conn.abort(ConnectionError::Transport(e.to_string()));
-                        busy = true;
-                    }
-                    Poll::Pending => {}
-                }
+            // Write what the core has, concurrently with reading. Actions
+            // that just came in wait one turn of the scheduler (once), so
+            // that callers woken together, whose actions are about to come,
+            // go out in the same write rather than one write each.
+            let defer = submitted && !s.deferred && s.wbuf.is_empty() && s.conn.has_transmit();
+            s.deferred = defer;
+            if defer {
+                cx.waker().wake_by_ref();
+            } else {
+                busy |= write_out(cx, s);
             }
 
             // Timers: re-arm only when the deadline moved.
@@ -931,11 +910,54 @@ impl Driver {
                     .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
                 return Poll::Ready(r);
             }
-            if !busy {
+            if !busy || defer {
                 return Poll::Pending;
             }
         }
     }
+}
+
+/// Write what the core has, as far as the socket takes it now; whether
+/// anything changed (an error closed the connection).
+fn write_out(cx: &mut Context<'_>, s: &mut Session) -> bool {
+    let mut busy = false;
+    loop {
+        if s.wbuf.is_empty() {
+            match s.conn.poll_transmit() {
+                Some(b) => s.wbuf = b,
+                None => break,
+            }
+        }
+        match Pin::new(&mut s.io).poll_write(cx, &s.wbuf) {
+            Poll::Ready(Ok(0)) => {
+                s.conn
+                    .abort(ConnectionError::Transport("write returned 0".into()));
+                busy = true;
+                break;
+            }
+            Poll::Ready(Ok(n)) => {
+                s.wbuf.advance(n);
+                s.needs_flush = true;
+            }
+            Poll::Ready(Err(e)) => {
+                s.conn.abort(ConnectionError::Transport(e.to_string()));
+                busy = true;
+                break;
+            }
+            Poll::Pending => break,
+        }
+    }
+    if s.needs_flush {
+        match Pin::new(&mut s.io).poll_flush(cx) {
+            Poll::Ready(Ok(())) => s.needs_flush = false,
+            Poll::Ready(Err(e)) => {
+                s.conn.abort(ConnectionError::Transport(e.to_string()));
+                busy = true;
+            }
+            Poll::Pending => {}
+        }
+    }
+    busy
 }
 
 /// Whether a connection that ended for `reason` is worth re-establishing:
