@@ -23,11 +23,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, Sleep};
 use tracing::{debug, info, warn};
 
+use crate::completion::Completer;
 use crate::config::{ClientConfig, WhileReconnecting};
 use crate::events::{Batch, EventItem, Subscriber, Subscribers};
 use crate::list::ListShared;
 use crate::transport::{self, Transport};
-use crate::waiters::{OutcomeTx, Waiter, Waiters};
+use crate::waiters::{Waiter, Waiters};
 use crate::Error;
 use crate::{ConnectionState, Status};
 
@@ -47,7 +48,7 @@ pub(crate) enum Remember {
 #[derive(Debug)]
 pub(crate) enum Reply {
     /// The outcome.
-    Outcome(OutcomeTx),
+    Outcome(Completer),
     /// A list's items as they come, then its outcome.
     Stream(Arc<ListShared>),
     /// Only whether the action was accepted (no outcome follows).
@@ -116,9 +117,9 @@ pub(crate) struct Driver {
     subs: Subscribers,
     batch: Batch,
     waiters: Waiters,
-    /// Outcomes finished by one read, handed out together (see
-    /// [`Driver::drain_events`]).
-    done: Vec<(Waiter, Result<Outcome, ActionError>)>,
+    /// Callers whose outcome one read finished, woken together once every
+    /// outcome of it is stored (see [`crate::completion`]).
+    wake: Vec<std::task::Waker>,
     /// Streamed lists that got items in this read (woken once each).
     fed: Vec<Arc<ListShared>>,
     held: VecDeque<Held>,
@@ -197,7 +198,7 @@ impl Driver {
             subs,
             batch: Batch::default(),
             waiters: Waiters::default(),
-            done: Vec::new(),
+            wake: Vec::new(),
             fed: Vec::new(),
             held: VecDeque::new(),
             connections: 0,
@@ -425,7 +426,9 @@ impl Driver {
             reply_err(held.reply, closed());
         }
         for w in self.waiters.drain() {
-            w.finish(Err(closed()));
+            if let Some(waker) = w.finish(Err(closed())) {
+                waker.wake();
+            }
         }
         self.subs.close();
         let stopped = self.stop.then(|| reason.clone());
@@ -703,7 +706,7 @@ impl Driver {
                         self.confirm(handle, &result);
                     }
                     if let Some(w) = self.waiters.take(handle) {
-                        self.done.push((w, result));
+                        self.wake.extend(w.finish(result.map_err(Error::Action)));
                     }
                 }
                 Event::ListItem { handle, item } => {
@@ -760,16 +763,15 @@ impl Driver {
                 _ => {}
             }
         }
-        // Outcomes that finished together are handed out last first: a
-        // caller awaiting them in order is then woken once for the lot
-        // rather than once per outcome (each wake of a parked thread is a
-        // system call on this task's thread). They all precede this read's
-        // events, as before.
+        // Every outcome of this read is stored before any caller is woken:
+        // a task awaiting several of them then takes them all in one run
+        // rather than sleeping again between them (each wake of a parked
+        // thread is a system call). They all precede this read's events.
         for list in self.fed.drain(..) {
             list.wake();
         }
-        while let Some((w, result)) = self.done.pop() {
-            w.finish(result.map_err(Error::Action));
+        for w in self.wake.drain(..) {
+            w.wake();
         }
         if !self.batch.items.is_empty() {
             self.subs.dispatch(&mut self.batch);
@@ -977,10 +979,12 @@ fn far_future() -> Instant {
 
 fn reply_err(reply: Reply, e: Error) {
     match reply {
-        Reply::Outcome(tx) => {
-            let _ = tx.send(Err(e));
+        Reply::Outcome(tx) => tx.complete_now(Err(e)),
+        Reply::Stream(list) => {
+            if let Some(w) = list.finish(Err(e)) {
+                w.wake();
+            }
         }
-        Reply::Stream(list) => list.finish(Err(e)),
         Reply::Accepted(tx) => {
             let _ = tx.send(Err(e));
         }

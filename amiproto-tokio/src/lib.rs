@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod completion;
 mod config;
 mod driver;
 mod entropy;
@@ -287,7 +288,7 @@ impl Drop for CancelOnDrop<'_> {
 #[must_use = "futures do nothing unless awaited; dropping it cancels the action"]
 pub struct ActionFuture<'a> {
     /// `None`: the driver had ended when the call was made.
-    rx: Option<oneshot::Receiver<Result<Outcome, Error>>>,
+    rx: Option<completion::Completion>,
     guard: CancelOnDrop<'a>,
 }
 
@@ -305,11 +306,11 @@ impl Future for ActionFuture<'_> {
         let Some(rx) = &mut this.rx else {
             return Poll::Ready(Err(this.guard.client.closed_error()));
         };
-        let r = std::task::ready!(Pin::new(rx).poll(cx));
+        let r = std::task::ready!(rx.poll(cx));
         this.guard.armed = false;
         Poll::Ready(match r {
-            Ok(outcome) => outcome,
-            Err(_) => Err(this.guard.client.closed_error()),
+            Some(outcome) => outcome,
+            None => Err(this.guard.client.closed_error()),
         })
     }
 }
@@ -348,7 +349,7 @@ impl Client {
         remember: Option<Box<Remember>>,
     ) -> ActionFuture<'_> {
         let id = self.id();
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = completion::pair();
         let cmd = Cmd::Send {
             id,
             action,

@@ -48,15 +48,13 @@ impl ListShared {
         }
     }
 
-    /// The action finished: nothing follows.
-    pub(crate) fn finish(&self, result: Result<Outcome, Error>) {
+    /// The action finished: nothing follows. Returns the reader's waker,
+    /// to wake once the batch is handed out.
+    #[must_use = "wake the returned waker"]
+    pub(crate) fn finish(&self, result: Result<Outcome, Error>) -> Option<Waker> {
         let mut q = self.lock();
         q.end = Some(result);
-        let waker = q.waker.take();
-        drop(q);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        q.waker.take()
     }
 }
 

@@ -5,33 +5,31 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use amiproto::{ActionHandle, Outcome};
-use tokio::sync::oneshot;
+use std::task::Waker;
 
+use amiproto::ActionHandle;
+
+use crate::completion::{CallResult, Completer};
 use crate::list::ListShared;
-use crate::Error;
 
 type IdMap<K, V> = HashMap<K, V, amiproto::SeqBuildHasher>;
-
-/// What a caller waits for.
-pub(crate) type OutcomeTx = oneshot::Sender<Result<Outcome, Error>>;
 
 /// One waiting caller.
 #[derive(Debug)]
 pub(crate) enum Waiter {
     /// One outcome.
-    Once(OutcomeTx),
+    Once(Completer),
     /// A streamed list: its items, then its outcome.
     List(Arc<ListShared>),
 }
 
 impl Waiter {
-    /// Hand the caller its outcome.
-    pub(crate) fn finish(self, result: Result<Outcome, Error>) {
+    /// Hand the caller its outcome; returns the waker to wake once the
+    /// batch is handed out.
+    #[must_use = "wake the returned waker"]
+    pub(crate) fn finish(self, result: CallResult) -> Option<Waker> {
         match self {
-            Waiter::Once(tx) => {
-                let _ = tx.send(result);
-            }
+            Waiter::Once(tx) => tx.complete(result),
             Waiter::List(list) => list.finish(result),
         }
     }
@@ -140,8 +138,8 @@ mod tests {
             .collect()
     }
 
-    fn waiter() -> (Waiter, oneshot::Receiver<Result<Outcome, Error>>) {
-        let (tx, rx) = oneshot::channel();
+    fn waiter() -> (Waiter, crate::completion::Completion) {
+        let (tx, rx) = crate::completion::pair();
         (Waiter::Once(tx), rx)
     }
 
