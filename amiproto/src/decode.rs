@@ -5,10 +5,14 @@
 //! (`split_to(len).freeze()`: one reference count, no copy) and indexed while
 //! it is scanned, so a packet that arrives one byte at a time costs O(its
 //! length) in total: the scan position is remembered between calls.
+//!
+//! Header offsets go to a block shared by many packets (see
+//! [`crate::index`]): decoding allocates nothing per packet.
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::DecodeError;
+use crate::index::IndexWriter;
 use crate::packet::{FieldIdx, Packet, WellKnown};
 use crate::version::Banner;
 
@@ -170,7 +174,8 @@ pub struct Decoder {
     nl_span: usize,
     /// Offset of the current line's first byte.
     line_start: usize,
-    fields: Vec<FieldIdx>,
+    /// Header offsets of the packet in progress.
+    fields: IndexWriter,
     known: WellKnown,
     mode: Mode,
     /// Whether `Response: Follows` packets carry raw bodies.
@@ -238,7 +243,7 @@ impl Decoder {
             nl_bits: 0,
             nl_span: 0,
             line_start: 0,
-            fields: Vec::with_capacity(32),
+            fields: IndexWriter::default(),
             known: WellKnown::default(),
             mode: Mode::Headers,
             follows_bodies: true,
@@ -660,7 +665,7 @@ impl Decoder {
 
     fn finish(&mut self, buf: &mut BytesMut, len: usize) -> Packet {
         let raw = buf.split_to(len).freeze();
-        let packet = Packet::from_parts(raw, self.fields.to_vec(), self.known, self.body);
+        let packet = Packet::from_parts(raw, self.fields.finish(), self.known, self.body);
         self.stats.packets += 1;
         self.reset();
         packet
@@ -749,7 +754,7 @@ impl Decoder {
     fn current_action_id(&self, buf: &[u8]) -> Option<Bytes> {
         self.known
             .action_id
-            .map(|n| Bytes::copy_from_slice(self.fields[n as usize].value(buf)))
+            .map(|n| Bytes::copy_from_slice(self.fields.get(n as usize).value(buf)))
     }
 
     /// Whether header `n` of the packet in progress, with value `value`,

@@ -35,6 +35,7 @@ pub mod action;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod index;
 pub mod packet;
 #[cfg(feature = "serde")]
 pub mod serde;

@@ -1,15 +1,18 @@
 //! The packet model: one AMI message as raw bytes plus an index of its header lines.
 //!
 //! A [`Packet`] owns exactly one [`Bytes`] (the packet as it arrived, or as the
-//! [`PacketBuilder`] wrote it) and a small index of byte ranges. Every key and
-//! value handed out is a slice of that buffer: decoding a packet allocates its
-//! index and nothing else.
+//! [`PacketBuilder`] wrote it) and an index of byte ranges (its range of a
+//! block shared with other packets of the same decoder, see [`crate::index`]).
+//! Every key and value handed out is a slice of that buffer: decoding a packet
+//! allocates nothing of its own.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::Utf8Error;
 
 use bytes::Bytes;
+
+use crate::index::{Index, Slot};
 
 /// Byte offsets of one header line inside [`Packet::raw`].
 ///
@@ -306,6 +309,16 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
+    #[inline]
+    fn view(raw: &'a [u8], slot: &Slot) -> Header<'a> {
+        let f = slot.load();
+        Header {
+            key: f.key(raw),
+            value: f.value(raw),
+            bare: f.is_bare(),
+        }
+    }
+
     /// The key (case preserved). Empty for a bare line.
     pub fn key(&self) -> Value<'a> {
         Value(self.key)
@@ -345,7 +358,7 @@ impl fmt::Debug for Header<'_> {
 
 /// One AMI packet (action, response or event): the raw bytes plus an index.
 ///
-/// Cloning is cheap (a reference count and a copy of the index).
+/// Cloning is cheap (two reference counts: the bytes and the index).
 ///
 /// ```
 /// use amiproto::{Packet, PacketKind, ResponseStatus};
@@ -367,7 +380,7 @@ impl fmt::Debug for Header<'_> {
 #[derive(Clone)]
 pub struct Packet {
     raw: Bytes,
-    fields: Vec<FieldIdx>,
+    fields: Index,
     known: WellKnown,
     body: Option<(u32, u32)>,
 }
@@ -375,7 +388,7 @@ pub struct Packet {
 impl Packet {
     pub(crate) fn from_parts(
         raw: Bytes,
-        fields: Vec<FieldIdx>,
+        fields: Index,
         known: WellKnown,
         body: Option<(u32, u32)>,
     ) -> Packet {
@@ -417,32 +430,27 @@ impl Packet {
 
     /// Whether the packet has no header lines.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.fields.len() == 0
     }
 
     /// Header line number `n`, in wire order.
     pub fn header(&self, n: usize) -> Option<Header<'_>> {
-        self.fields.get(n).map(|f| self.view(f))
+        self.fields
+            .slots()
+            .get(n)
+            .map(|s| Header::view(&self.raw, s))
     }
 
     /// Every header line in wire order, repeated keys kept in order.
     pub fn headers(&self) -> Headers<'_> {
         Headers {
             raw: &self.raw,
-            fields: self.fields.iter(),
-        }
-    }
-
-    fn view(&self, f: &FieldIdx) -> Header<'_> {
-        Header {
-            key: f.key(&self.raw),
-            value: f.value(&self.raw),
-            bare: f.is_bare(),
+            fields: self.fields.slots().iter(),
         }
     }
 
     fn known_value(&self, slot: Option<u32>) -> Option<Value<'_>> {
-        slot.map(|n| Value(self.fields[n as usize].value(&self.raw)))
+        slot.map(|n| Value(&self.raw[self.fields.slots()[n as usize].value_range()]))
     }
 
     /// The first value of `key` (ASCII case-insensitive).
@@ -470,7 +478,9 @@ impl Packet {
     /// packet.
     pub fn get_bytes(&self, key: &str) -> Option<Bytes> {
         self.fields
+            .slots()
             .iter()
+            .map(Slot::load)
             .find(|f| !f.is_bare() && f.key(&self.raw).eq_ignore_ascii_case(key.as_bytes()))
             .map(|f| self.raw.slice(f.value_start as usize..f.end as usize))
     }
@@ -483,8 +493,8 @@ impl Packet {
     /// The `ActionID` as an owned zero-copy slice of the packet.
     pub fn action_id_bytes(&self) -> Option<Bytes> {
         self.known.action_id.map(|n| {
-            let f = &self.fields[n as usize];
-            self.raw.slice(f.value_start as usize..f.end as usize)
+            self.raw
+                .slice(self.fields.slots()[n as usize].value_range())
         })
     }
 
@@ -569,18 +579,15 @@ impl Eq for Packet {}
 #[derive(Clone, Debug)]
 pub struct Headers<'a> {
     raw: &'a [u8],
-    fields: std::slice::Iter<'a, FieldIdx>,
+    fields: std::slice::Iter<'a, Slot>,
 }
 
 impl<'a> Iterator for Headers<'a> {
     type Item = Header<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Header<'a>> {
-        self.fields.next().map(|f| Header {
-            key: f.key(self.raw),
-            value: f.value(self.raw),
-            bare: f.is_bare(),
-        })
+        self.fields.next().map(|s| Header::view(self.raw, s))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -592,11 +599,7 @@ impl ExactSizeIterator for Headers<'_> {}
 
 impl<'a> DoubleEndedIterator for Headers<'a> {
     fn next_back(&mut self) -> Option<Header<'a>> {
-        self.fields.next_back().map(|f| Header {
-            key: f.key(self.raw),
-            value: f.value(self.raw),
-            bare: f.is_bare(),
-        })
+        self.fields.next_back().map(|s| Header::view(self.raw, s))
     }
 }
 
@@ -690,7 +693,7 @@ impl PacketBuilder {
         self.buf.extend_from_slice(b"\r\n");
         Ok(Packet::from_parts(
             Bytes::from(self.buf),
-            self.fields,
+            Index::from_fields(&self.fields),
             self.known,
             self.body,
         ))
