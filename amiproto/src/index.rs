@@ -27,7 +27,7 @@ pub(crate) struct Slot([AtomicU32; 4]);
 
 impl Slot {
     #[inline(always)]
-    fn store(&self, f: FieldIdx) {
+    pub(crate) fn store(&self, f: FieldIdx) {
         let [start, key_end, value_start, end] = &self.0;
         start.store(f.start, Ordering::Relaxed);
         key_end.store(f.key_end, Ordering::Relaxed);
@@ -176,6 +176,32 @@ impl IndexWriter {
         }
         self.block[self.used + self.len].store(f);
         self.len += 1;
+    }
+
+    /// Free slots after those of the packet in progress, no more than
+    /// bring it to `max` lines: write them with [`Slot::store`], then
+    /// [`IndexWriter::set_len`].
+    #[inline(always)]
+    pub(crate) fn free(&self, max: usize) -> &[Slot] {
+        let free = &self.block[self.used + self.len..];
+        &free[..free.len().min(max.saturating_sub(self.len))]
+    }
+
+    /// The packet in progress now has `len` header lines: those it had and
+    /// the first slots of [`IndexWriter::free`].
+    #[inline(always)]
+    pub(crate) fn set_len(&mut self, len: usize) {
+        debug_assert!(len >= self.len && self.used + len <= self.block.len());
+        self.len = len;
+    }
+
+    /// Make room for at least one more slot (when [`IndexWriter::free`] is
+    /// empty).
+    #[inline(always)]
+    pub(crate) fn reserve_one(&mut self) {
+        if self.used + self.len >= self.block.len() {
+            self.grow();
+        }
     }
 
     /// Forget the packet in progress.

@@ -37,6 +37,7 @@ pub mod encode;
 pub mod error;
 mod index;
 pub mod packet;
+mod scan;
 #[cfg(feature = "serde")]
 pub mod serde;
 #[cfg(feature = "rustls")]

@@ -51,6 +51,29 @@ impl FieldIdx {
         }
     }
 
+    /// Like [`FieldIdx::split`], with the line's first colon already known:
+    /// `colon` ([`NO_COLON`](crate::scan::NO_COLON) if none).
+    #[inline(always)]
+    pub(crate) fn at_colon(raw: &[u8], start: usize, end: usize, colon: usize) -> FieldIdx {
+        let field = if colon >= end {
+            FieldIdx::new(start, start, start, end)
+        } else if raw[colon + 1] == b' ' {
+            // `raw[end]` is the line's CR or LF, so this is within the line
+            // when it matches.
+            FieldIdx::new(start, colon, colon + 2, end)
+        } else {
+            match memchr::memmem::find(&raw[colon + 1..end], b": ") {
+                Some(j) => {
+                    let k = colon + 1 + j;
+                    FieldIdx::new(start, k, k + 2, end)
+                }
+                None => FieldIdx::new(start, colon, colon + 1, end),
+            }
+        };
+        debug_assert_eq!(field, FieldIdx::split(raw, start, end));
+        field
+    }
+
     #[inline]
     fn new(start: usize, key_end: usize, value_start: usize, end: usize) -> FieldIdx {
         // Offsets fit in u32: the decoder caps packets below 4 GiB.
@@ -110,6 +133,79 @@ pub(crate) struct WellKnown {
 }
 
 impl WellKnown {
+    /// Note header number `n`, the line `field` of `raw`, if its key is one
+    /// of the classifying keys. The same as [`WellKnown::observe`], without a
+    /// branch on the key's length: the key's first eight bytes, upper-cased
+    /// (exact for keys of letters only) and masked to the key's length, are
+    /// compared with the candidates of that length.
+    /// Returns whether the key may be one of them (then
+    /// [`WellKnown::observe`] has looked closer).
+    #[inline(always)]
+    pub(crate) fn observe_line(&mut self, raw: &[u8], field: &FieldIdx, n: usize) -> bool {
+        const fn word(s: &[u8]) -> u64 {
+            let mut w = [0u8; 8];
+            let mut i = 0;
+            while i < s.len() {
+                w[i] = s[i];
+                i += 1;
+            }
+            u64::from_le_bytes(w)
+        }
+        const UPPER: u64 = !0x2020_2020_2020_2020;
+        const fn low(len: u32) -> u64 {
+            (u64::MAX >> (64 - 8 * len)) & UPPER
+        }
+        // By key length (modulo 16: a longer key may pass, never a
+        // classifying one fail): mask and two candidates; a length without
+        // a candidate compares 0 with 1.
+        const MASK: [u64; 16] = {
+            let mut t = [0; 16];
+            t[5] = low(5);
+            t[6] = low(6);
+            t[8] = low(8);
+            t
+        };
+        const FIRST: [u64; 16] = {
+            let mut t = [1; 16];
+            t[5] = word(b"EVENT");
+            t[6] = word(b"ACTION");
+            t[8] = word(b"RESPONSE");
+            t
+        };
+        const SECOND: [u64; 16] = {
+            let mut t = FIRST;
+            t[8] = word(b"ACTIONID");
+            t
+        };
+        let start = field.start as usize;
+        let len = (field.key_end - field.start) as usize;
+        let word = match raw.get(start..start + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+            None => {
+                let mut w = [0u8; 8];
+                let key = &raw[start..start + len.min(8)];
+                w[..key.len()].copy_from_slice(key);
+                u64::from_le_bytes(w)
+            }
+        };
+        let i = len % 16;
+        let masked = word & MASK[i];
+        let (a, b) = (FIRST[i], SECOND[i]);
+        let hit = (masked == a) | (masked == b);
+        #[cfg(debug_assertions)]
+        let want = {
+            let mut k = *self;
+            k.observe(field.key(raw), n);
+            k
+        };
+        if hit {
+            self.observe(field.key(raw), n);
+        }
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(*self, want);
+        hit
+    }
+
     /// Note header number `n` if its key is one of the classifying keys.
     #[inline(always)]
     pub(crate) fn observe(&mut self, key: &[u8], n: usize) {
