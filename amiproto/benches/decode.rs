@@ -217,7 +217,7 @@ fn main() {
     }
     let speed = |i: usize| 1.0 / medians[i].as_secs_f64();
     println!(
-        "decoder / naive_split  = {:.2}x  (target >= 1.30x)",
+        "decoder / naive_split  = {:.2}x  (target >= 1.80x)",
         speed(2) / speed(1)
     );
     println!(
