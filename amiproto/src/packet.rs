@@ -134,14 +134,28 @@ pub(crate) struct WellKnown {
 
 impl WellKnown {
     /// Note header number `n`, the line `field` of `raw`, if its key is one
-    /// of the classifying keys. The same as [`WellKnown::observe`], without a
-    /// branch on the key's length: the key's first eight bytes, upper-cased
-    /// (exact for keys of letters only) and masked to the key's length, are
-    /// compared with the candidates of that length.
-    /// Returns whether the key may be one of them (then
-    /// [`WellKnown::observe`] has looked closer).
+    /// of the classifying keys: the same as [`WellKnown::observe`], in fewer
+    /// steps. Most keys are not 5, 6 or 8 bytes long and stop at one bit
+    /// test; the others are compared as one 8-byte word, upper-cased (exact
+    /// for keys of letters only) and masked to the key's length, with the
+    /// candidates of that length. Returns whether the key may be one of
+    /// them (then [`WellKnown::observe`] has looked closer).
     #[inline(always)]
     pub(crate) fn observe_line(&mut self, raw: &[u8], field: &FieldIdx, n: usize) -> bool {
+        #[cfg(debug_assertions)]
+        let want = {
+            let mut k = *self;
+            k.observe(field.key(raw), n);
+            k
+        };
+        let hit = self.observe_quick(raw, field, n);
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(*self, want);
+        hit
+    }
+
+    #[inline(always)]
+    fn observe_quick(&mut self, raw: &[u8], field: &FieldIdx, n: usize) -> bool {
         const fn word(s: &[u8]) -> u64 {
             let mut w = [0u8; 8];
             let mut i = 0;
@@ -155,54 +169,35 @@ impl WellKnown {
         const fn low(len: u32) -> u64 {
             (u64::MAX >> (64 - 8 * len)) & UPPER
         }
-        // By key length (modulo 16: a longer key may pass, never a
-        // classifying one fail): mask and two candidates; a length without
-        // a candidate compares 0 with 1.
-        const MASK: [u64; 16] = {
-            let mut t = [0; 16];
-            t[5] = low(5);
-            t[6] = low(6);
-            t[8] = low(8);
-            t
-        };
-        const FIRST: [u64; 16] = {
-            let mut t = [1; 16];
-            t[5] = word(b"EVENT");
-            t[6] = word(b"ACTION");
-            t[8] = word(b"RESPONSE");
-            t
-        };
-        const SECOND: [u64; 16] = {
-            let mut t = FIRST;
-            t[8] = word(b"ACTIONID");
+        /// Bit `len` set for the lengths of the classifying keys.
+        const LENGTHS: u32 = 1 << 5 | 1 << 6 | 1 << 8;
+        /// By key length: mask and two candidates.
+        const BY_LEN: [(u64, u64, u64); 9] = {
+            let mut t = [(0, 1, 1); 9];
+            t[5] = (low(5), word(b"EVENT"), word(b"EVENT"));
+            t[6] = (low(6), word(b"ACTION"), word(b"ACTION"));
+            t[8] = (low(8), word(b"RESPONSE"), word(b"ACTIONID"));
             t
         };
         let start = field.start as usize;
         let len = (field.key_end - field.start) as usize;
+        if len > 8 || LENGTHS >> len & 1 == 0 {
+            return false;
+        }
         let word = match raw.get(start..start + 8) {
             Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
             None => {
                 let mut w = [0u8; 8];
-                let key = &raw[start..start + len.min(8)];
-                w[..key.len()].copy_from_slice(key);
+                w[..len].copy_from_slice(&raw[start..start + len]);
                 u64::from_le_bytes(w)
             }
         };
-        let i = len % 16;
-        let masked = word & MASK[i];
-        let (a, b) = (FIRST[i], SECOND[i]);
-        let hit = (masked == a) | (masked == b);
-        #[cfg(debug_assertions)]
-        let want = {
-            let mut k = *self;
-            k.observe(field.key(raw), n);
-            k
-        };
+        let (mask, a, b) = BY_LEN[len];
+        let masked = word & mask;
+        let hit = masked == a || masked == b;
         if hit {
             self.observe(field.key(raw), n);
         }
-        #[cfg(debug_assertions)]
-        debug_assert_eq!(*self, want);
         hit
     }
 
