@@ -796,6 +796,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn packets_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Packet>();
+        // A clone read on another thread while the decoder reuses the block.
+        let mut dec = crate::Decoder::new().banner_mode(crate::BannerMode::Absent);
+        let mut buf = bytes::BytesMut::from(&b"Event: A\r\nActionID: 1\r\n\r\n"[..]);
+        let Some(crate::Frame::Packet(p)) = dec.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        let reader = std::thread::spawn(move || p.action_id().map(|v| v.to_vec()));
+        for i in 0..1000 {
+            buf.extend_from_slice(format!("Event: B\r\nActionID: {i}\r\n\r\n").as_bytes());
+            assert!(dec.decode(&mut buf).unwrap().is_some());
+        }
+        assert_eq!(reader.join().unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
     fn observe_matches_eq_ignore_ascii_case() {
         // Each classifying key and every one-byte change of it (all byte
         // values at every position), plus other lengths.
