@@ -6,9 +6,9 @@
 //! it is scanned, so a packet that arrives one byte at a time costs O(its
 //! length) in total: the scan position is remembered between calls.
 //!
-//! Lines are found from bit masks of whole 64-byte blocks (see
-//! [`crate::scan`]), and header offsets go to a block shared by many packets
-//! (see [`crate::index`]): decoding allocates nothing per packet.
+//! Lines are found from bit masks of whole 64-byte blocks (LFs and colons
+//! at once, SIMD compares), and header offsets go to a block shared by many
+//! packets: decoding allocates nothing per packet.
 
 use bytes::{Buf, Bytes, BytesMut};
 

@@ -2,7 +2,7 @@
 //!
 //! A [`Packet`] owns exactly one [`Bytes`] (the packet as it arrived, or as the
 //! [`PacketBuilder`] wrote it) and an index of byte ranges (its range of a
-//! block shared with other packets of the same decoder, see [`crate::index`]).
+//! block shared with other packets of the same decoder).
 //! Every key and value handed out is a slice of that buffer: decoding a packet
 //! allocates nothing of its own.
 
