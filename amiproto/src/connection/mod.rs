@@ -470,6 +470,51 @@ impl Connection {
         self.drain_input(now, false);
     }
 
+    /// Read from the transport straight into the connection's input
+    /// buffer, saving the copy [`Connection::handle_input`] makes: `read`
+    /// gets the buffer with at least `room` bytes of spare capacity and
+    /// appends what it reads (e.g. tokio-util's `poll_read_buf`); those
+    /// bytes are then handled at `now` as by `handle_input`. Returns what
+    /// `read` returned. `read` must only append: a buffer it shortened
+    /// closes the connection with [`ConnectionError::Transport`]. Once
+    /// closed, what it appends is dropped.
+    ///
+    /// ```
+    /// use amiproto::{Config, Connection, Event};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut conn = Connection::new(Config::new("admin", "amp111"), now);
+    /// let n = conn.handle_read(now, 4096, |buf| {
+    ///     buf.extend_from_slice(b"Asterisk Call Manager/11.0.0\r\n");
+    ///     30
+    /// });
+    /// assert_eq!(n, 30);
+    /// assert!(matches!(conn.poll_event(), Some(Event::Banner(_))));
+    /// ```
+    pub fn handle_read<R>(
+        &mut self,
+        now: Instant,
+        room: usize,
+        read: impl FnOnce(&mut BytesMut) -> R,
+    ) -> R {
+        let before = self.inbuf.len();
+        self.inbuf.reserve(room);
+        let r = read(&mut self.inbuf);
+        let after = self.inbuf.len();
+        if self.state == State::Closed {
+            self.inbuf.truncate(before.min(after));
+        } else if after < before {
+            let error = ConnectionError::Transport("the reader shortened the input buffer".into());
+            self.close(CloseReason::Error(error));
+        } else if after > before {
+            self.liveness.last_rx = Some(now);
+            self.liveness.ping_deadline = None;
+            self.drain_input(now, false);
+        }
+        r
+    }
+
     /// The server closed its side (read returned 0) at `now`.
     pub fn handle_eof(&mut self, now: Instant) {
         if self.state == State::Closed {
