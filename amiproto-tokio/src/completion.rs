@@ -142,7 +142,9 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = pair();
         assert!(rx.poll(&mut cx).is_pending());
-        let w = tx.complete(Err(Error::NotConnected)).expect("a waiting caller");
+        let w = tx
+            .complete(Err(Error::NotConnected))
+            .expect("a waiting caller");
         assert_eq!(count.0.load(Ordering::SeqCst), 0, "not woken yet");
         assert!(matches!(rx.poll(&mut cx), Poll::Ready(Some(Err(_)))));
         w.wake();
@@ -154,7 +156,10 @@ mod tests {
         let waker = Waker::from(Arc::new(Count::default()));
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = pair();
-        assert!(tx.complete(Err(Error::NotConnected)).is_none(), "no one waited");
+        assert!(
+            tx.complete(Err(Error::NotConnected)).is_none(),
+            "no one waited"
+        );
         assert!(matches!(rx.poll(&mut cx), Poll::Ready(Some(_))));
 
         let count = Arc::new(Count::default());
