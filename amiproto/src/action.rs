@@ -156,6 +156,16 @@ impl Action {
 
     /// Check the action as it would be sent with `action_id` (or its own).
     pub fn validate(&self, action_id: Option<&str>) -> Result<(), EncodeError> {
+        let id = action_id.or(self.action_id.as_deref());
+        if let Some(id) = id {
+            check_action_id(id)?;
+        }
+        self.validate_except_id(id.is_some())
+    }
+
+    /// Every check of [`Action::validate`] but the `ActionID`'s own, for an
+    /// action sent with one (`with_id`) or without.
+    fn validate_except_id(&self, with_id: bool) -> Result<(), EncodeError> {
         if let Some(e) = &self.refused {
             return Err((**e).clone());
         }
@@ -165,11 +175,7 @@ impl Action {
         // The fixed keys are valid; a valid ActionID (printable ASCII, at
         // most 64 bytes) also makes a valid line.
         check_value_line("Action", self.name.as_bytes())?;
-        let id = action_id.or(self.action_id.as_deref());
-        if let Some(id) = id {
-            check_action_id(id)?;
-        }
-        let count = 1 + usize::from(id.is_some()) + self.headers.len();
+        let count = 1 + usize::from(with_id) + self.headers.len();
         if count > MAX_LINES {
             return Err(EncodeError::TooManyLines {
                 count,
@@ -191,23 +197,40 @@ impl Action {
     pub fn encode(&self, action_id: Option<&str>, buf: &mut BytesMut) -> Result<(), EncodeError> {
         self.validate(action_id)?;
         let id = action_id.or(self.action_id.as_deref());
-        buf.reserve(self.encoded_len(id));
+        self.encode_checked(id.map(str::as_bytes), buf);
+        Ok(())
+    }
+
+    /// Like [`Action::encode`] with an `ActionID` the caller has already
+    /// checked (the connection's generated ones, whose prefix is checked
+    /// once): the action itself is still checked.
+    pub(crate) fn encode_with_checked_id(
+        &self,
+        action_id: &[u8],
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        self.validate_except_id(true)?;
+        self.encode_checked(Some(action_id), buf);
+        Ok(())
+    }
+
+    fn encode_checked(&self, id: Option<&[u8]>, buf: &mut BytesMut) {
+        buf.reserve(self.encoded_len(id.map_or(0, <[u8]>::len), id.is_some()));
         put_line(buf, b"Action: ", self.name.as_bytes());
         if let Some(id) = id {
-            put_line(buf, b"ActionID: ", id.as_bytes());
+            put_line(buf, b"ActionID: ", id);
         }
         for (k, v) in &self.headers {
             buf.extend_from_slice(k.as_bytes());
             put_line(buf, b": ", v);
         }
         buf.extend_from_slice(b"\r\n");
-        Ok(())
     }
 
-    fn encoded_len(&self, id: Option<&str>) -> usize {
+    fn encoded_len(&self, id_len: usize, with_id: bool) -> usize {
         let line = |k: usize, v: usize| k + v + 4;
         line(6, self.name.len())
-            + id.map_or(0, |id| line(8, id.len()))
+            + if with_id { line(8, id_len) } else { 0 }
             + self
                 .headers
                 .iter()

@@ -307,6 +307,9 @@ pub struct Connection {
     /// Prefix of generated `ActionID`s: the configured one, plus a random
     /// tag when the connection was given entropy.
     id_prefix: Box<str>,
+    /// Whether `id_prefix` followed by digits makes a valid `ActionID`
+    /// (then generated ids are not checked again one by one).
+    id_prefix_valid: bool,
     state_deadline: Option<Instant>,
     banner: Option<Banner>,
     liveness: Liveness,
@@ -382,8 +385,11 @@ impl Connection {
 
     fn build(config: Config, generation: u32, entropy: Option<u64>, now: Instant) -> Connection {
         let decoder = Decoder::with_limits(config.limits).banner_mode(BannerMode::Required);
+        let id_prefix = id_prefix(&config.action_id_prefix, entropy);
+        let id_prefix_valid = crate::encode::check_action_id(&format!("{id_prefix}0")).is_ok();
         Connection {
-            id_prefix: id_prefix(&config.action_id_prefix, entropy),
+            id_prefix,
+            id_prefix_valid,
             state_deadline: Some(now + config.banner_timeout),
             config,
             generation,
@@ -824,7 +830,13 @@ impl Connection {
             return Ok(());
         }
         let id = self.generated_id(seq)?;
-        action.encode(Some(id.as_str()), &mut self.outbuf)?;
+        if self.id_prefix_valid {
+            // The prefix was checked once; the digits are printable, and
+            // `generated_id` refused an id over 64 bytes.
+            action.encode_with_checked_id(id.as_bytes(), &mut self.outbuf)?;
+        } else {
+            action.encode(Some(id.as_str()), &mut self.outbuf)?;
+        }
         Ok(())
     }
 

@@ -250,6 +250,10 @@ impl IdBuf {
         Some(IdBuf { buf, len })
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Prefix is a &str and digits are ASCII.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
