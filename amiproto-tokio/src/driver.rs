@@ -719,12 +719,12 @@ impl Driver {
                 Event::Unsolicited(p)
                     if *listening.get_or_insert_with(|| !self.subs.is_empty()) =>
                 {
-                    self.batch.items.push(EventItem::Event(p));
+                    self.batch.items.push_back(EventItem::Event(p));
                 }
                 Event::Skipped(e) => {
                     warn!(error = %e, "packet skipped");
                     if *listening.get_or_insert_with(|| !self.subs.is_empty()) {
-                        self.batch.items.push(EventItem::Skipped(e));
+                        self.batch.items.push_back(EventItem::Skipped(e));
                     }
                 }
                 Event::Banner(b) => {
@@ -752,7 +752,7 @@ impl Driver {
                         let _ = tx.send(Ok(conn.version()));
                     }
                     if self.generation > 0 {
-                        self.batch.items.push(EventItem::Reconnected {
+                        self.batch.items.push_back(EventItem::Reconnected {
                             generation: self.generation,
                         });
                     }

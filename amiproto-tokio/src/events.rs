@@ -167,7 +167,7 @@ pub(crate) fn subscriber(
 /// A batch of things to hand to subscribers, collected from one input.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    pub(crate) items: Vec<EventItem>,
+    pub(crate) items: VecDeque<EventItem>,
 }
 
 /// Every subscriber of one client.
@@ -206,7 +206,11 @@ impl Subscribers {
                 q.queue.set_held(sub.shared.held.load(Ordering::Relaxed));
             }
             let mut grew = false;
-            if last {
+            if last && sub.filter.is_none() {
+                // Everything, in one go.
+                grew = true;
+                q.queue.push_all(&mut batch.items);
+            } else if last {
                 for item in batch.items.drain(..) {
                     if sub.wants(&item) {
                         q.queue.push(item);
@@ -488,7 +492,9 @@ mod tests {
         subs.add(sub);
         let mut batch = Batch::default();
         batch.items.extend((0..4).map(ev));
-        batch.items.push(EventItem::Reconnected { generation: 1 });
+        batch
+            .items
+            .push_back(EventItem::Reconnected { generation: 1 });
         batch.items.extend((4..50).map(ev));
         subs.dispatch(&mut batch);
         let all: Vec<_> = std::iter::from_fn(|| stream.try_recv()).collect();
@@ -513,8 +519,10 @@ mod tests {
         subs.add(c);
         drop(sc);
         let mut batch = Batch::default();
-        batch.items.push(ev(1));
-        batch.items.push(EventItem::Reconnected { generation: 2 });
+        batch.items.push_back(ev(1));
+        batch
+            .items
+            .push_back(EventItem::Reconnected { generation: 2 });
         subs.dispatch(&mut batch);
         assert_eq!(subs.subs.len(), 2);
         assert_eq!(sa.len(), 2);

@@ -208,6 +208,24 @@ impl EventQueue {
         self.pushed += 1;
     }
 
+    /// Push every item of `items` in order, leaving it empty: the same as
+    /// [`EventQueue::push`] of each in turn. A batch of events that fits
+    /// whole (always, when lossless) moves in one go.
+    pub fn push_all(&mut self, items: &mut VecDeque<EventItem>) {
+        let fits = match self.capacity {
+            None => true,
+            Some(capacity) => self.events.len() + items.len() <= capacity.saturating_sub(self.held),
+        };
+        if fits && items.iter().all(EventItem::is_droppable) {
+            self.pushed += items.len() as u64;
+            self.events.append(items);
+            return;
+        }
+        for item in items.drain(..) {
+            self.push(item);
+        }
+    }
+
     /// Push into a full lossy queue: drop the oldest events until the new
     /// one fits in `room`.
     #[cold]

@@ -179,3 +179,67 @@ proptest! {
         run(None, &ops)?;
     }
 }
+
+/// Every observable of a queue: what a reader takes out, in order, and
+/// the counters.
+fn drained(mut q: EventQueue) -> (Vec<EventItem>, u64, usize) {
+    let len = q.len();
+    let out: Vec<EventItem> = std::iter::from_fn(|| q.pop()).collect();
+    (out, q.lagged_total(), len)
+}
+
+/// `push_all` of batches gives the queue `push` of each item gives, with
+/// the reader holding `held` events.
+fn push_all_matches_push(
+    capacity: Option<usize>,
+    held: usize,
+    batches: &[Vec<Op>],
+) -> Result<(), TestCaseError> {
+    let overflow = match capacity {
+        Some(capacity) => Overflow::Lossy { capacity },
+        None => Overflow::Lossless,
+    };
+    let handle = {
+        let now = std::time::Instant::now();
+        let mut c = Connection::new(Config::new("u", "s"), now);
+        c.send(Action::ping(), now).unwrap()
+    };
+    let (mut one, mut all) = (EventQueue::new(overflow), EventQueue::new(overflow));
+    one.set_held(held);
+    all.set_held(held);
+    let mut n = 0u32;
+    for batch in batches {
+        let mut items: VecDeque<EventItem> = VecDeque::new();
+        for op in batch {
+            n += 1;
+            items.push_back(match op {
+                Op::ListItem => EventItem::ListItem {
+                    handle,
+                    item: packet(n),
+                },
+                Op::Reconnected => EventItem::Reconnected { generation: n },
+                _ => EventItem::Event(packet(n)),
+            });
+        }
+        for item in items.clone() {
+            one.push(item);
+        }
+        all.push_all(&mut items);
+        prop_assert!(items.is_empty());
+    }
+    prop_assert_eq!(drained(one), drained(all));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn push_all_is_push_of_each(
+        cap in proptest::option::of(1usize..40),
+        held in 0usize..4,
+        batches in proptest::collection::vec(proptest::collection::vec(op(), 0..30), 0..12),
+    ) {
+        push_all_matches_push(cap, held, &batches)?;
+    }
+}
