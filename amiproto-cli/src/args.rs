@@ -35,8 +35,11 @@ Examples:
   ami ami://admin@pbx events --name Hangup --name Newchannel --json"
 )]
 pub struct Cli {
-    /// The server: ami://user[:secret]@host[:port] or amis://… (default: $AMI_URL).
-    #[arg(value_name = "URL")]
+    /// The server's URL (default: `$AMI_URL`).
+    #[arg(
+        value_name = "URL",
+        help = "The server: ami://user[:secret]@host[:port] or amis://… (default: $AMI_URL)"
+    )]
     pub url: Option<String>,
 
     /// How to connect and print.

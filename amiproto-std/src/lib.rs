@@ -72,6 +72,7 @@
 //! thread and send it work over a channel. (For many concurrent callers
 //! and fan-out to several subscribers, use the `amiproto-tokio` adapter.)
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 // `Error` carries the server's response packet in `ActionError::Server`;
 // callers match on it directly, so it is not boxed.
@@ -90,6 +91,7 @@ pub use config::ClientConfig;
 pub use error::Error;
 pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
 
 pub use amiproto;
@@ -97,3 +99,8 @@ pub use amiproto::{
     Action, ActionHandle, CommandOutput, Config, ListOutcome, OriginateOutcome, Outcome, Packet,
     SendOptions,
 };
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -28,6 +28,7 @@
 //! Dropping every `Client` logs off and ends the driver; event streams then
 //! end once drained.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod config;
@@ -56,8 +57,10 @@ pub use config::{ClientConfig, Reconnect, WhileReconnecting};
 pub use error::Error;
 pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use {rustls, tokio_rustls};
 
 use driver::{Cmd, Driver, Remember, Reply};
@@ -428,3 +431,8 @@ impl Client {
         self.tx.closed().await
     }
 }
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

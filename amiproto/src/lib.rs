@@ -29,6 +29,7 @@
 //! assert_eq!(reply.action_id().unwrap(), "p1");
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod action;
@@ -37,8 +38,10 @@ pub mod encode;
 pub mod error;
 pub mod packet;
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod serde;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod tls;
 pub mod version;
 
@@ -54,3 +57,8 @@ pub use connection::{
     SeqHasher, State, UrlError,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

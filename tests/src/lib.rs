@@ -93,6 +93,7 @@
 //! pressure by default (a client that never reads grows the session's queue
 //! unless [`Faults::write_timeout`] is set).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod actions;
@@ -332,6 +333,7 @@ impl Simulator {
 
     /// The self-signed certificate (DER) served with TLS; empty without.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_cert_der(&self) -> Vec<u8> {
         self.cert_der.clone()
     }
@@ -392,3 +394,8 @@ fn make_tls() -> io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 mod readme {}
+
+/// This crate's own README, its Rust example compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod own_readme {}
