@@ -84,7 +84,8 @@ pub struct DecoderStats {
 enum Mode {
     /// Ordinary `Key: Value` lines.
     Headers,
-    /// Headers of a `Response: Follows` packet, before its raw body.
+    /// Headers of a packet whose first line is `Response: Follows`, before
+    /// its raw body.
     FollowsHeaders,
     /// Inside a raw body that started at this offset.
     Body(usize),
@@ -120,8 +121,6 @@ struct Skip {
     /// Why; `None`: the rest of a rejected greeting, skipped silently.
     overflow: Option<Overflow>,
     action_id: Option<Bytes>,
-    /// A `Response` header was seen (only the first one can be `Follows`).
-    response_seen: bool,
     /// The head of the current line was dropped: the line is over
     /// `max_line_len` and is not parsed.
     truncated: bool,
@@ -174,6 +173,8 @@ pub struct Decoder {
     fields: Vec<FieldIdx>,
     known: WellKnown,
     mode: Mode,
+    /// Whether `Response: Follows` packets carry raw bodies.
+    follows_bodies: bool,
     body: Option<(u32, u32)>,
     /// Set while a packet over a limit is skipped. The buffer then starts at
     /// the current line (`line_start == 0`).
@@ -240,6 +241,7 @@ impl Decoder {
             fields: Vec::with_capacity(32),
             known: WellKnown::default(),
             mode: Mode::Headers,
+            follows_bodies: true,
             body: None,
             skip: None,
             stats: DecoderStats::default(),
@@ -249,6 +251,19 @@ impl Decoder {
     /// Set how the first line is treated (before decoding anything).
     pub fn banner_mode(mut self, mode: BannerMode) -> Decoder {
         self.banner = mode;
+        self
+    }
+
+    /// Whether a packet that opens with `Response: Follows` carries a raw
+    /// body (Asterisk ≤ 13's `Command` output), as it does in what a server
+    /// sends. Default `true`; set `false` to read what a client sends, where
+    /// Asterisk has no raw bodies.
+    ///
+    /// Either way, only a packet whose *first* line is `Response: Follows`
+    /// opens a body: an event that carries such a line (a `UserEvent` echoes
+    /// any line its sender wrote) is an ordinary packet.
+    pub fn follows_bodies(mut self, enabled: bool) -> Decoder {
+        self.follows_bodies = enabled;
         self
     }
 
@@ -315,6 +330,9 @@ impl Decoder {
                     self.reset();
                 }
                 LineOutcome::PacketEnd => return Ok(Some(Frame::Packet(self.finish(buf, nl + 1)))),
+                LineOutcome::Skip(o) if self.mode != Mode::Headers => {
+                    return Err(self.abandon(buf, o, nl + 1));
+                }
                 LineOutcome::Skip(o) => {
                     self.start_skip(buf, o, false);
                     if let Some(err) = self.skip_line(buf, crlf) {
@@ -458,9 +476,7 @@ impl Decoder {
             span -= taken;
             scan = nl + 1;
             line_start = nl + 1;
-            if self.known.response == Some(n as u32)
-                && field.value(buf).eq_ignore_ascii_case(b"Follows")
-            {
+            if self.opens_body(n, field.value(buf)) {
                 self.mode = Mode::FollowsHeaders;
                 break;
             }
@@ -506,23 +522,42 @@ impl Decoder {
                 return Ok(());
             }
         }
+        let max_line_len = self.limits.max_line_len;
         if self.skip.is_none() {
-            if partial_len(buf, self.line_start) > self.limits.max_line_len {
-                self.start_skip(buf, Overflow::Line, true);
+            let overflow = if partial_len(buf, self.line_start) > max_line_len {
+                Overflow::Line
             } else if buf.len() > self.limits.max_packet_len {
-                self.start_skip(buf, Overflow::Packet, true);
+                Overflow::Packet
             } else {
                 return Ok(());
+            };
+            if self.mode != Mode::Headers {
+                self.abandon_mid_line(buf);
+            } else {
+                self.start_skip(buf, overflow, true);
             }
+        }
+        let skip = self.skip.as_mut().expect("skipping");
+        let long = partial_len(buf, 0) > max_line_len;
+        if long && skip.line_only && skip.crossing_line {
+            // A raw body abandoned mid-line at the packet limit whose line
+            // has now grown over the line limit too: report it now, as
+            // `LineTooLong` (what the whole line would have been), and drop
+            // the rest of the line quietly.
+            skip.crossing_line = false;
+            skip.overflow = None;
+            self.stats.skipped_packets += 1;
+            return Err(DecodeError::LineTooLong {
+                limit: max_line_len,
+                action_id: skip.action_id.take(),
+            });
         }
         // Skipping, and the buffer holds the start of the current line: keep
         // all of it up to max_line_len (it may carry an ActionID), else only
-        // a tail long enough to spot a glued `--END COMMAND--` and its CR.
-        let max_line_len = self.limits.max_line_len;
-        let skip = self.skip.as_mut().expect("skipping");
-        if skip.truncated || partial_len(buf, 0) > max_line_len {
+        // its last byte (a CR that may be the first half of the CRLF).
+        if skip.truncated || long {
             skip.truncated = true;
-            let keep = END_COMMAND.len() + 1;
+            let keep = 1;
             if buf.len() > keep {
                 let drop = buf.len() - keep;
                 buf.advance(drop);
@@ -614,10 +649,7 @@ impl Decoder {
                 let field = FieldIdx::split(buf, start, content_end);
                 let n = self.fields.len();
                 self.known.observe(field.key(buf), n);
-                if self.known.response == Some(n as u32)
-                    && self.mode == Mode::Headers
-                    && field.value(buf).eq_ignore_ascii_case(b"Follows")
-                {
+                if self.opens_body(n, field.value(buf)) {
                     self.mode = Mode::FollowsHeaders;
                 }
                 self.fields.push(field);
@@ -634,31 +666,21 @@ impl Decoder {
         packet
     }
 
-    /// Start skipping the current packet: drop its lines before the current
-    /// one, keep what decides where it ends (mode, ActionID, whether a
-    /// `Response` header was seen). `mid_line`: the current line has not
+    /// Start skipping the current packet (never one with a raw body: see
+    /// [`Decoder::abandon`]): drop its lines before the current one, keep
+    /// its ActionID. It ends at its blank line. `mid_line`: the current line has not
     /// ended yet (called from [`Decoder::need_more`]); otherwise the caller
     /// hands the current line to [`Decoder::skip_line`].
     fn start_skip(&mut self, buf: &mut BytesMut, overflow: Overflow, mid_line: bool) {
-        let action_id = self.known.action_id.map(|n| {
-            let f = &self.fields[n as usize];
-            Bytes::copy_from_slice(f.value(buf))
-        });
-        let response_seen = self.known.response.is_some();
-        let mode = match self.mode {
-            Mode::Body(_) => Mode::Body(0),
-            m => m,
-        };
+        let action_id = self.current_action_id(buf);
         let drop = self.line_start;
         buf.advance(drop);
         let scan = self.scan - drop;
         self.reset();
         self.scan = scan;
-        self.mode = mode;
         self.skip = Some(Skip {
             overflow: Some(overflow),
             action_id,
-            response_seen,
             truncated: false,
             crossing_line: mid_line && overflow == Overflow::Packet,
             line_only: false,
@@ -679,35 +701,18 @@ impl Decoder {
             skip.overflow = Some(Overflow::Line);
         }
         let line = &buf[..content_end];
-        let ended = skip.line_only
-            || match self.classify(line, crlf, long) {
-                LineKind::End => true,
-                LineKind::BodyStart | LineKind::Body => {
-                    self.mode = if line.ends_with(END_COMMAND) {
-                        Mode::AfterMarker
-                    } else {
-                        Mode::Body(0)
-                    };
-                    false
-                }
-                LineKind::Header if long => false,
-                LineKind::Header => {
-                    let f = FieldIdx::split(buf, 0, content_end);
-                    let key = f.key(buf);
-                    if skip.action_id.is_none() && key.eq_ignore_ascii_case(b"ActionID") {
-                        skip.action_id = Some(Bytes::copy_from_slice(f.value(buf)));
-                    }
-                    if !skip.response_seen && key.eq_ignore_ascii_case(b"Response") {
-                        skip.response_seen = true;
-                        if self.mode == Mode::Headers
-                            && f.value(buf).eq_ignore_ascii_case(b"Follows")
-                        {
-                            self.mode = Mode::FollowsHeaders;
-                        }
-                    }
-                    false
-                }
-            };
+        // A skipped packet is always in `Mode::Headers` (a raw body over a
+        // limit is abandoned instead), so it ends at its blank line.
+        // A long line's content may be only its tail, even empty: it is
+        // never the blank line.
+        let kind = (!long).then(|| self.classify(line, crlf, false));
+        if kind == Some(LineKind::Header) && skip.action_id.is_none() && skip.overflow.is_some() {
+            let f = FieldIdx::split(buf, 0, content_end);
+            if f.key(buf).eq_ignore_ascii_case(b"ActionID") {
+                skip.action_id = Some(Bytes::copy_from_slice(f.value(buf)));
+            }
+        }
+        let ended = skip.line_only || kind == Some(LineKind::End);
         buf.advance(end);
         skip.dropped += end;
         self.scan = 0;
@@ -717,23 +722,91 @@ impl Decoder {
             return None;
         }
         self.reset();
-        let action_id = skip.action_id;
-        let err = match skip.overflow? {
+        let overflow = skip.overflow?;
+        self.stats.skipped_packets += 1;
+        Some(self.overflow_error(overflow, skip.action_id))
+    }
+
+    /// The report for a packet skipped for `overflow`.
+    fn overflow_error(&self, overflow: Overflow, action_id: Option<Bytes>) -> DecodeError {
+        match overflow {
             Overflow::Line => DecodeError::LineTooLong {
-                limit: limits.max_line_len,
+                limit: self.limits.max_line_len,
                 action_id,
             },
             Overflow::Packet => DecodeError::PacketTooLarge {
-                limit: limits.max_packet_len,
+                limit: self.limits.max_packet_len,
                 action_id,
             },
             Overflow::Headers => DecodeError::TooManyHeaders {
-                limit: limits.max_headers,
+                limit: self.limits.max_headers,
                 action_id,
             },
-        };
+        }
+    }
+
+    /// The value of the packet in progress's first `ActionID`, if indexed.
+    fn current_action_id(&self, buf: &[u8]) -> Option<Bytes> {
+        self.known
+            .action_id
+            .map(|n| Bytes::copy_from_slice(self.fields[n as usize].value(buf)))
+    }
+
+    /// Whether header `n` of the packet in progress, with value `value`,
+    /// opens a raw body: only the packet's first line, and only
+    /// `Response: Follows`. Asterisk ≤ 13 writes `Response: Follows` first;
+    /// an event that carries such a line later (a `UserEvent` echoes any
+    /// line its sender wrote) must stay an ordinary packet, or a colon-less
+    /// line after it would open a body that swallows the stream.
+    #[inline]
+    fn opens_body(&self, n: usize, value: &[u8]) -> bool {
+        n == 0
+            && self.follows_bodies
+            && self.known.response == Some(0)
+            && value.eq_ignore_ascii_case(b"Follows")
+    }
+
+    /// A packet with a raw body broke a limit at the complete line ending
+    /// at `end`: the packet ends here. Its bytes are dropped, the report
+    /// goes out now, and decoding resumes with the next line as the start
+    /// of a new packet, so a body whose end marker never comes cannot
+    /// swallow the stream.
+    fn abandon(&mut self, buf: &mut BytesMut, overflow: Overflow, end: usize) -> DecodeError {
+        let mut action_id = self.current_action_id(buf);
+        if action_id.is_none() && overflow != Overflow::Line {
+            // The line that broke the limit may be the ActionID itself.
+            let content_end = end - 1 - usize::from(buf[..end - 1].ends_with(b"\r"));
+            let content_end = content_end.max(self.line_start);
+            let f = FieldIdx::split(buf, self.line_start, content_end);
+            if f.key(buf).eq_ignore_ascii_case(b"ActionID") {
+                action_id = Some(Bytes::copy_from_slice(f.value(buf)));
+            }
+        }
+        buf.advance(end);
+        self.reset();
         self.stats.skipped_packets += 1;
-        Some(err)
+        self.overflow_error(overflow, action_id)
+    }
+
+    /// Like [`Decoder::abandon`], with the limit broken before the current
+    /// line ended: its head is dropped and the rest of the line follows
+    /// quietly. The report waits for the line to end (`PacketTooLarge`) or
+    /// to grow over `max_line_len` (`LineTooLong`), whichever comes first,
+    /// so it is the one the whole line would have given.
+    fn abandon_mid_line(&mut self, buf: &mut BytesMut) {
+        let action_id = self.current_action_id(buf);
+        let drop = self.line_start;
+        buf.advance(drop);
+        self.reset();
+        self.scan = buf.len();
+        self.skip = Some(Skip {
+            overflow: Some(Overflow::Packet),
+            action_id,
+            truncated: false,
+            crossing_line: true,
+            line_only: true,
+            dropped: drop,
+        });
     }
 }
 
@@ -743,7 +816,6 @@ impl Skip {
         Skip {
             overflow,
             action_id: None,
-            response_seen: false,
             truncated: true,
             crossing_line: false,
             line_only: true,

@@ -659,7 +659,10 @@ impl PacketBuilder {
 
     /// Append a raw `Response: Follows` body as Asterisk ≤ 13 writes it: the
     /// bytes verbatim (LF line endings), then `--END COMMAND--`. The body must
-    /// not itself contain the marker.
+    /// not itself contain the marker. A [`Decoder`](crate::Decoder) reads a
+    /// body only in a packet whose first line is `Response: Follows`, as
+    /// Asterisk writes it: start with that header for the packet to decode
+    /// back as built.
     pub fn follows_body(mut self, body: impl AsRef<[u8]>) -> PacketBuilder {
         let body = body.as_ref();
         if self.error.is_none() {

@@ -13,8 +13,9 @@ use common::{run_cuts, run_whole, Item, Line, Run, Snap};
 use proptest::prelude::*;
 
 /// A key the encoder accepts: visible ASCII without `:`. `Response` is left
-/// out so that a generated `Response: Follows` cannot turn later lines into
-/// a raw body (the one place where the wire is ambiguous by design).
+/// out so that a generated `Response: Follows` as a packet's first line
+/// cannot turn later lines into a raw body (the one place where the wire is
+/// ambiguous by design).
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         12 => "[A-Za-z][A-Za-z0-9_-]{0,12}",
@@ -196,6 +197,93 @@ proptest! {
         let r = common::run(dec, &data, chunk);
         if !r.fatal {
             check_counts(&r);
+        }
+    }
+}
+
+/// One line of a packet someone else wrote: what a `UserEvent` echoes
+/// (anything its sender put in the action), the protocol's own keywords
+/// among it.
+fn foreign_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => prop::collection::vec(
+            prop_oneof![8 => 0x20u8..0x7f, 1 => 0x80u8..=0xff, 1 => Just(b'\r'), 1 => Just(0u8)],
+            1..40,
+        ),
+        1 => Just(b"Response: Follows".to_vec()),
+        1 => Just(b"response:follows".to_vec()),
+        1 => Just(b"Response: Success".to_vec()),
+        1 => Just(b"--END COMMAND--".to_vec()),
+        1 => Just(b"text--END COMMAND--".to_vec()),
+        1 => Just(b"hello".to_vec()),
+        1 => Just(b"ActionID: sentinel".to_vec()),
+        1 => Just(b"EventList: Complete".to_vec()),
+        1 => Just(b"Event: UserEvent".to_vec()),
+        1 => Just(b"Output: x".to_vec()),
+    ]
+    .prop_filter("a line, not a terminator", |l| {
+        !l.is_empty() && l != b"\r" && !l.contains(&b'\n')
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        max_shrink_iters: 4000,
+        ..ProptestConfig::default()
+    })]
+
+    /// After any packet that does not open with `Response: Follows` (the
+    /// only packet a server frames with a raw body), under any limits the
+    /// next packet fits, the next packet decodes: no mode a peer can put the
+    /// decoder in outlives the packet that set it. A decoder for client
+    /// input (no raw bodies) holds this after any packet at all.
+    #[test]
+    fn a_well_formed_packet_after_any_packet_decodes(
+        first in prop_oneof![
+            Just(b"Event: UserEvent".to_vec()),
+            Just(b"Response: Success".to_vec()),
+            Just(b"Action: UserEvent".to_vec()),
+            foreign_line(),
+        ],
+        lines in prop::collection::vec((foreign_line(), any::<bool>()), 0..12),
+        limits in (30usize..2000, 120usize..4000, 3usize..20).prop_map(|(l, p, h)| Limits {
+            max_line_len: l,
+            max_packet_len: p,
+            max_headers: h,
+        }),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        server in any::<bool>(),
+    ) {
+        let opens_body = {
+            let line = String::from_utf8_lossy(&first).to_ascii_lowercase();
+            line.split_once(':').is_some_and(|(k, v)| k == "response" && v.trim() == "follows")
+        };
+        prop_assume!(!server || !opens_body);
+        let mut data = first.clone();
+        data.extend_from_slice(b"\r\n");
+        for (line, crlf) in &lines {
+            data.extend_from_slice(line);
+            data.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+        }
+        data.extend_from_slice(b"\r\n");
+        let sentinel = b"Response: Success\r\nActionID: sentinel\r\nMessage: after\r\n\r\n";
+        data.extend_from_slice(sentinel);
+        let dec = || {
+            Decoder::with_limits(limits)
+                .banner_mode(BannerMode::Absent)
+                .follows_bodies(server)
+        };
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
+        cuts.push(data.len());
+        cuts.sort_unstable();
+        for r in [run_whole(dec(), &data), run_cuts(dec(), &data, &cuts)] {
+            let last = r.items.last().and_then(Item::packet);
+            prop_assert!(
+                last.is_some_and(|p| p.raw() == &sentinel[..] && p.message().is_some_and(|m| m == "after")),
+                "{:?}",
+                r.items
+            );
         }
     }
 }

@@ -137,11 +137,57 @@ fn follows_only_from_the_first_response_header() {
     let p = only_packet(&decode(data));
     assert_eq!(p.body(), None);
     assert!(p.header(2).unwrap().is_bare());
-    // An Event with `Response: Follows` is still an event.
+    // An Event with `Response: Follows` is an ordinary event: no body, its
+    // bare lines kept as bare lines.
     let data = b"Event: X\r\nResponse: Follows\r\ntext\n--END COMMAND--\r\n\r\n";
     let p = only_packet(&decode(data));
     assert_eq!(p.kind(), PacketKind::Event);
-    assert_eq!(p.body(), Some(&b"text\n"[..]));
+    assert_eq!(p.body(), None);
+    assert!(p.header(2).unwrap().is_bare());
+    assert!(p.header(3).unwrap().is_bare());
+}
+
+#[test]
+fn a_user_event_with_response_follows_does_not_swallow_the_stream() {
+    // What every session with the `user` read class receives, byte for byte,
+    // when another session sends `Action: UserEvent` with the lines
+    // `Response: Follows` and `hello` (Asterisk 22.10.1).
+    let forged = b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: Hi\r\nResponse: Follows\r\nhello\r\n\r\n";
+    let mut data = forged.to_vec();
+    for i in 0..50 {
+        data.extend_from_slice(
+            format!("Response: Success\r\nActionID: {i}\r\nPing: Pong\r\n\r\n").as_bytes(),
+        );
+    }
+    let r = decode(&data);
+    assert_eq!(r.errors().count(), 0);
+    let packets: Vec<_> = r.packets().collect();
+    assert_eq!(packets.len(), 51);
+    let ev = packets[0];
+    assert_eq!(ev.kind(), PacketKind::Event);
+    assert!(ev.event().is_some_and(|e| e == "UserEvent"));
+    assert_eq!(ev.body(), None);
+    assert_eq!(ev.get_str("Response"), Some("Follows"));
+    let hello = ev.header(4).unwrap();
+    assert!(hello.is_bare());
+    assert_eq!(hello.value().as_bytes(), b"hello");
+    for (i, p) in packets[1..].iter().enumerate() {
+        assert!(p.action_id().is_some_and(|a| a == i.to_string().as_str()));
+    }
+    // The same for a client's input (no raw bodies at all), even with
+    // `Response: Follows` first.
+    let input = [&b"Response: Follows\r\nhello\r\n\r\n"[..], PING].concat();
+    let r = decode_with(
+        || {
+            Decoder::new()
+                .banner_mode(BannerMode::Absent)
+                .follows_bodies(false)
+        },
+        &input,
+    );
+    assert_eq!(r.packets().count(), 2);
+    assert_eq!(r.items[0].packet().unwrap().body(), None);
+    assert!(is_ping(&r.items[1]));
 }
 
 // ---------------------------------------------------------------------------
@@ -605,10 +651,21 @@ fn skipped_packet_action_id_after_the_offending_line() {
     );
 }
 
+/// What follows a raw body abandoned at a limit: the report first, then the
+/// rest of the stream decoded as packets (the body's remaining lines among
+/// them), ending with the Ping that followed the packet; nothing else is
+/// skipped.
+fn assert_abandoned(r: &Run, err: DecodeError) {
+    assert_eq!(r.items[0], Item::Error(err), "{:?}", r.items);
+    assert_eq!(r.errors().count(), 1, "{:?}", r.items);
+    assert!(is_ping(r.items.last().unwrap()), "{:?}", r.items);
+}
+
 #[test]
 fn over_limit_inside_a_follows_body() {
-    // A long body line, then blank lines inside the body: the skip must end
-    // at the packet's own blank line, after the marker.
+    // A long body line, then blank lines inside the body. A raw body over a
+    // limit ends where the limit is hit (its end marker may never come):
+    // reported then, decoding goes on with the next line.
     let body = [&b"short\n"[..], &[b'x'; 300], b"\n\n\nmore: text\n\n"].concat();
     let pkt = [
         &b"Response: Follows\r\nPrivilege: Command\r\nActionID: f\r\n"[..],
@@ -617,47 +674,35 @@ fn over_limit_inside_a_follows_body() {
     ]
     .concat();
     let data = [&pkt[..], PING].concat();
-    let r = limited(lim(100, 10_000, 100), &data);
-    assert_eq!(
-        r.items[0],
-        Item::Error(DecodeError::LineTooLong {
-            limit: 100,
-            action_id: id("f")
-        })
-    );
-    assert!(is_ping(&r.items[1]));
-    assert_eq!(r.items.len(), 2);
+    let line_err = |limit, a: &str| DecodeError::LineTooLong {
+        limit,
+        action_id: id(a),
+    };
+    let packet_err = |limit, a: &str| DecodeError::PacketTooLarge {
+        limit,
+        action_id: id(a),
+    };
+    assert_abandoned(&limited(lim(100, 10_000, 100), &data), line_err(100, "f"));
     // The same packet over the packet limit, crossed inside the body.
-    let r = limited(lim(1000, 100, 100), &data);
-    assert_eq!(
-        r.items[0],
-        Item::Error(DecodeError::PacketTooLarge {
-            limit: 100,
-            action_id: id("f")
-        })
-    );
-    assert!(is_ping(&r.items[1]));
-    assert_eq!(r.items.len(), 2);
+    assert_abandoned(&limited(lim(1000, 100, 100), &data), packet_err(100, "f"));
     // The limit crossed on the Follows headers, before the body started.
-    let r = limited(lim(1000, 1000, 2), &data);
-    assert_eq!(
-        r.items[0],
-        Item::Error(DecodeError::TooManyHeaders {
+    assert_abandoned(
+        &limited(lim(1000, 1000, 2), &data),
+        DecodeError::TooManyHeaders {
             limit: 2,
-            action_id: id("f")
-        })
+            action_id: id("f"),
+        },
     );
-    assert!(is_ping(&r.items[1]));
-    assert_eq!(r.items.len(), 2);
-    let r = limited(lim(1000, 30, 100), &data);
+    // Crossed by the ActionID line of the Follows headers: the body's
+    // leftovers, over the same small limit, are reported in turn.
+    let r = limited(lim(1000, 45, 100), &data);
     assert_eq!(
         r.items[0],
-        Item::Error(DecodeError::PacketTooLarge {
-            limit: 30,
-            action_id: id("f")
-        })
+        Item::Error(packet_err(45, "f")),
+        "{:?}",
+        r.items
     );
-    assert_eq!(r.items.len(), 2);
+    assert!(is_ping(r.items.last().unwrap()), "{:?}", r.items);
     // The first body line (blank, or LF-only with a colon) is the long one.
     for first in [&b"\n"[..], b"k: v\n"] {
         let pkt = [
@@ -668,16 +713,9 @@ fn over_limit_inside_a_follows_body() {
         ]
         .concat();
         let r = limited(lim(100, 10_000, 100), &[&pkt[..], PING].concat());
-        assert_eq!(
-            r.items[0],
-            Item::Error(DecodeError::LineTooLong {
-                limit: 100,
-                action_id: id("g")
-            })
-        );
-        assert!(is_ping(&r.items[1]));
+        assert_abandoned(&r, line_err(100, "g"));
     }
-    // A long line glued to the marker ends the body.
+    // A long line glued to the marker.
     let pkt = [
         &b"Response: Follows\r\nActionID: h\r\n"[..],
         &[b'z'; 300],
@@ -685,14 +723,84 @@ fn over_limit_inside_a_follows_body() {
     ]
     .concat();
     let r = limited(lim(100, 10_000, 100), &[&pkt[..], PING].concat());
+    assert_abandoned(&r, line_err(100, "h"));
+}
+
+#[test]
+fn an_unterminated_follows_body_is_reported_when_the_limit_is_hit() {
+    // A body whose marker never comes: the report must come as soon as the
+    // limit is crossed, however the bytes arrive, and what follows decodes.
+    let limits = lim(1000, 4096, 100);
+    let head = b"Response: Follows\r\nPrivilege: Command\r\nActionID: u\r\n";
+    let mut body = Vec::new();
+    while body.len() < 5000 {
+        body.extend_from_slice(b"a line of cli output without any end marker\n");
+    }
+    let stream = [&head[..], &body].concat();
+    for chunk in [1, 7, 64, 1500, stream.len()] {
+        let mut dec = Decoder::with_limits(limits).banner_mode(BannerMode::Absent);
+        let mut buf = BytesMut::new();
+        let mut errors = Vec::new();
+        for piece in stream.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                match dec.decode(&mut buf) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        assert_eq!(
+            errors,
+            [DecodeError::PacketTooLarge {
+                limit: 4096,
+                action_id: id("u")
+            }],
+            "chunk {chunk}"
+        );
+        assert!(buf.len() <= 4096 + chunk, "chunk {chunk}: {}", buf.len());
+        // The stream lives on: a blank line ends the body's leftovers, and
+        // the next packet decodes.
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(PING);
+        let mut packets = Vec::new();
+        while let Some(Frame::Packet(p)) = dec.decode(&mut buf).unwrap() {
+            packets.push(p);
+        }
+        assert!(
+            packets
+                .last()
+                .is_some_and(|p| p.action_id().is_some_and(|a| a == "next")),
+            "chunk {chunk}: {packets:?}"
+        );
+    }
+    // A line that never ends, inside a body: reported once it passes the
+    // line limit.
+    let mut dec = Decoder::with_limits(lim(100, 150, 100)).banner_mode(BannerMode::Absent);
+    let mut buf = BytesMut::from(&head[..]);
+    assert!(dec.decode(&mut buf).unwrap().is_none());
+    buf.extend_from_slice(&[b'q'; 90]);
+    assert!(dec.decode(&mut buf).unwrap().is_none());
+    buf.extend_from_slice(&[b'q'; 50]);
     assert_eq!(
-        r.items[0],
-        Item::Error(DecodeError::LineTooLong {
+        dec.decode(&mut buf),
+        Err(DecodeError::LineTooLong {
             limit: 100,
-            action_id: id("h")
+            action_id: id("u")
         })
     );
-    assert!(is_ping(&r.items[1]));
+    for _ in 0..100 {
+        buf.extend_from_slice(&[b'q'; 1000]);
+        assert!(dec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.len() <= 2);
+    }
+    buf.extend_from_slice(b"\n");
+    buf.extend_from_slice(PING);
+    let Some(Frame::Packet(p)) = dec.decode(&mut buf).unwrap() else {
+        panic!("the Ping after the endless line")
+    };
+    assert!(p.action_id().is_some_and(|a| a == "next"));
 }
 
 #[test]

@@ -139,7 +139,11 @@ impl Reader {
             max_headers: 1 << 16,
         };
         Reader {
-            dec: Decoder::with_limits(limits).banner_mode(BannerMode::Absent),
+            // Asterisk reads no raw bodies from a client: a `Response: Follows`
+            // line is a header like any other.
+            dec: Decoder::with_limits(limits)
+                .banner_mode(BannerMode::Absent)
+                .follows_bodies(false),
             buf: BytesMut::with_capacity(8192),
             empties: 0,
         }
