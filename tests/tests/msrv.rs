@@ -40,7 +40,11 @@ fn no_locked_package_needs_a_newer_rust_than_the_workspace() {
     let msrv = packages
         .iter()
         .filter(|p| workspace.contains(&p["id"].as_str().unwrap()))
-        .map(|p| p["rust_version"].as_str().expect("every member sets rust-version"))
+        .map(|p| {
+            p["rust_version"]
+                .as_str()
+                .expect("every member sets rust-version")
+        })
         .map(version)
         .max()
         .expect("workspace members");
@@ -60,6 +64,11 @@ fn no_locked_package_needs_a_newer_rust_than_the_workspace() {
         .iter()
         .filter(|p| workspace.contains(&p["id"].as_str().unwrap()))
     {
-        assert_eq!(version(p["rust_version"].as_str().unwrap()), msrv, "{}", p["name"]);
+        assert_eq!(
+            version(p["rust_version"].as_str().unwrap()),
+            msrv,
+            "{}",
+            p["name"]
+        );
     }
 }
