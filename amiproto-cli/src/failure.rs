@@ -40,6 +40,10 @@ impl From<Error> for Failure {
             Error::Connect { host, port, source } => format!(
                 "cannot connect to {host}:{port}: {source} (is Asterisk running with the manager enabled?)"
             ),
+            Error::Connection(amiproto::ConnectionError::ChallengeRefused { message }) => format!(
+                "the server refused the MD5 challenge ({message}); add ?auth=plain to the URL \
+                 to send the secret in the clear instead"
+            ),
             e if e.is_auth_failed() => format!(
                 "login refused: {} (check the user and secret in manager.conf)",
                 e.server_message().unwrap_or("authentication failed")

@@ -106,7 +106,12 @@ impl Client {
             .set_write_timeout(Some(write_stall))
             .map_err(|e| Error::Connection(ConnectionError::Transport(e.to_string())))?;
         let mut client = Client {
-            conn: Connection::new(config, Instant::now()),
+            conn: Connection::with_entropy(
+                config,
+                0,
+                crate::entropy::connection_entropy(),
+                Instant::now(),
+            ),
             io,
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),

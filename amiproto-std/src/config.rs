@@ -112,3 +112,19 @@ impl ClientConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_go_through_the_core_parser() {
+        let c = ClientConfig::from_url("ami://admin:hunter2@pbx?tls=true").unwrap();
+        assert_eq!((c.endpoint.tls, c.endpoint.port), (true, 5039));
+        for bad in ["ami://admin:hunter2@pbx?tsl=1", "ami://admin:hun%ter2@pbx"] {
+            let e = ClientConfig::from_url(bad).unwrap_err();
+            assert!(matches!(e, Error::Url(_)), "{e:?}");
+            assert!(!e.to_string().contains("ter2"), "{e}");
+        }
+    }
+}

@@ -71,6 +71,11 @@ pub enum Error {
         /// What the helper wanted.
         expected: &'static str,
     },
+    /// A typed action's outcome did not have the shape its reply needs
+    /// (feature `types`); the outcome is inside, whole.
+    #[cfg(feature = "types")]
+    #[error(transparent)]
+    Reply(#[from] amiproto::types::ReplyError),
 }
 
 impl Error {

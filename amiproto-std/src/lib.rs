@@ -80,11 +80,14 @@
 
 mod client;
 mod config;
+mod entropy;
 mod error;
 mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "types")]
+mod typed;
 
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
@@ -93,6 +96,8 @@ pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
+#[cfg(feature = "types")]
+pub use typed::TypedEvents;
 
 pub use amiproto;
 pub use amiproto::{

@@ -255,5 +255,14 @@ mod tests {
         assert_eq!(c.ami.events, EventMask::Off);
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(ClientConfig::from_url("http://x").is_err());
+        // The core's strict parser: tls honoured, unknown keys refused, and
+        // no error quoting the secret.
+        let c = ClientConfig::from_url("ami://admin:hunter2@pbx?tls=true").unwrap();
+        assert!((c.endpoint.tls, c.endpoint.port) == (true, 5039));
+        for bad in ["ami://admin:hunter2@pbx?tsl=1", "ami://admin:hun%ter2@pbx"] {
+            let e = crate::Error::from(ClientConfig::from_url(bad).unwrap_err());
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+            assert!(!e.to_string().contains("ter2"), "{e}");
+        }
     }
 }

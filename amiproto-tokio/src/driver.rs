@@ -273,7 +273,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
-        let mut conn = Connection::with_generation(cfg, self.generation, now);
+        let entropy = crate::entropy::connection_entropy();
+        let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
         for f in &self.filters {
             let _ = conn.send_with(
                 Action::filter_add(f.clone()),
@@ -304,7 +305,7 @@ impl Driver {
                 let again = !initial
                     && !self.rx_closed
                     && self.config.reconnect.is_some()
-                    && reason != CloseReason::LoggedOff;
+                    && !reason.is_logoff();
                 if !again {
                     debug!(%reason, "connection closed");
                     break;
@@ -486,7 +487,9 @@ impl Driver {
             opts = opts.no_reply();
         }
         debug!(action = action.name(), "send");
-        match conn.send_with(action, opts, now) {
+        let sent = conn.send_with(action, opts, now);
+        self.note_closing(conn);
+        match sent {
             Ok(handle) => match reply {
                 Reply::Outcome(tx) => {
                     self.waiters.insert(id, handle, tx);
@@ -550,8 +553,17 @@ impl Driver {
         self.shutdown_at = Some(Instant::now() + self.config.shutdown_timeout);
         if conn.state() == State::Ready {
             let _ = conn.send_with(Action::logoff(), SendOptions::new().no_reply(), now);
+            self.note_closing(conn);
         } else if conn.state() != State::Closed && conn.state() != State::Closing {
             conn.abort(ConnectionError::Aborted);
+        }
+    }
+
+    /// Publish [`ConnectionState::Closing`] once a `Logoff` is on its way.
+    fn note_closing(&self, conn: &Connection) {
+        if conn.state() == State::Closing && self.status.borrow().state != ConnectionState::Closing
+        {
+            self.set_state(ConnectionState::Closing, None);
         }
     }
 

@@ -33,11 +33,14 @@
 
 mod config;
 mod driver;
+mod entropy;
 mod error;
 mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "types")]
+mod typed;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -59,6 +62,8 @@ pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
+#[cfg(feature = "types")]
+pub use typed::TypedEvents;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use {rustls, tokio_rustls};
@@ -75,6 +80,9 @@ pub enum ConnectionState {
     Authenticating,
     /// Logged in: actions flow.
     Ready,
+    /// `Logoff` sent: no new actions; waiting for `Goodbye`, at most the
+    /// Logoff's timeout (then the connection is closed locally).
+    Closing,
     /// The connection was lost; waiting before attempt `attempt` (from 0).
     Reconnecting {
         /// Attempts made since the connection was lost.
@@ -333,12 +341,23 @@ impl Client {
     }
 
     /// Log off and wait for the server's `Goodbye`; the client is closed
-    /// afterwards (no reconnect).
+    /// afterwards (no reconnect). The state is [`ConnectionState::Closing`]
+    /// meanwhile.
+    ///
+    /// Without a `Goodbye` within the action timeout (10 s if none is set),
+    /// the connection is closed locally all the same and this returns
+    /// [`Error::Action`] with [`amiproto::ActionError::Timeout`].
     pub async fn logoff(&self) -> Result<(), Error> {
-        self.send(Action::logoff()).await?;
-        let mut w = self.status.clone();
-        let _ = w.wait_for(|s| s.state == ConnectionState::Closed).await;
-        Ok(())
+        let r = self.send(Action::logoff()).await;
+        let closes = match &r {
+            Ok(_) => true,
+            Err(e) => e.is_timeout(),
+        };
+        if closes {
+            let mut w = self.status.clone();
+            let _ = w.wait_for(|s| s.state == ConnectionState::Closed).await;
+        }
+        r.map(|_| ())
     }
 
     /// Change the event mask (`Events` action); it is re-applied on every

@@ -18,21 +18,6 @@ fn capture(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// The capture with its login response renamed to the client's first
-/// generated ActionID (`ami-0`); everything else is left as recorded.
-fn with_client_login_id(bytes: &[u8]) -> Bytes {
-    let text = bytes.to_vec();
-    let needle = b"ActionID: login\r\n";
-    let at = text
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("login ActionID");
-    let mut out = text[..at].to_vec();
-    out.extend_from_slice(b"ActionID: ami-0\r\n");
-    out.extend_from_slice(&text[at + needle.len()..]);
-    Bytes::from(out)
-}
-
 fn packets(bytes: &Bytes) -> Vec<Packet> {
     let mut dec = Decoder::new().banner_mode(BannerMode::Required);
     let mut buf = BytesMut::from(&bytes[..]);
@@ -46,12 +31,16 @@ fn packets(bytes: &Bytes) -> Vec<Packet> {
 }
 
 async fn run(name: &str, chunk: Option<usize>) {
-    let bytes = with_client_login_id(&capture(name));
+    let bytes = Bytes::from(capture(name));
+    // Everything but the login response (which the client claims).
     let expected: Vec<Packet> = packets(&bytes).into_iter().skip(1).collect();
     assert!(!expected.is_empty());
     // Kept open: a server closing with the client's bytes unread resets the
     // connection, and the kernel may discard what the client has not read.
-    let mut replay = Replay::new(bytes.clone()).keep_open();
+    // The recorded login answer gets the client's (random) login ActionID.
+    let mut replay = Replay::new(bytes.clone())
+        .keep_open()
+        .adopt_client_id("login");
     if let Some(n) = chunk {
         replay = replay.chunk_size(n);
     }

@@ -12,6 +12,9 @@
 //!   collect the N outcomes.
 //! - `pings/connection_cold`: the same on a connection that just logged in
 //!   (every buffer and table grows during the pass).
+//! - `pings/connection_tagged`: `pings/connection` with the random
+//!   per-connection ActionID tag both adapters use
+//!   (`Connection::with_entropy`: `ami-<12 chars>-N` instead of `ami-N`).
 //! - `flood/decode_only`: the decoder over `13-event-flood.server.bin`
 //!   (banner skipped, repeated), in 64 KiB chunks.
 //! - `flood/connection`: the same bytes fed to a logged-in connection, every
@@ -51,28 +54,45 @@ fn config() -> Config {
         .events(EventMask::On)
 }
 
+/// The entropy of the tagged workload (any value: the cost does not depend
+/// on it).
+const ENTROPY: u64 = 0x0123_4567_89ab_cdef;
+
+/// A new connection, with the random ActionID tag when `entropy` is given.
+fn connection(now: Instant, entropy: Option<u64>) -> Connection {
+    match entropy {
+        None => Connection::new(config(), now),
+        Some(e) => Connection::with_entropy(config(), 0, e, now),
+    }
+}
+
 /// A logged-in connection with nothing pending and every event taken.
 fn ready(now: Instant) -> Connection {
-    let mut c = Connection::new(config(), now);
+    ready_with(now, None)
+}
+
+fn ready_with(now: Instant, entropy: Option<u64>) -> Connection {
+    let mut c = connection(now, entropy);
     c.handle_input(now, BANNER);
     while c.poll_transmit().is_some() {}
-    c.handle_input(
-        now,
-        b"Response: Success\r\nActionID: ami-0\r\nMessage: Authentication accepted\r\n\r\n",
+    let login = format!(
+        "Response: Success\r\nActionID: {}0\r\nMessage: Authentication accepted\r\n\r\n",
+        c.action_id_prefix()
     );
+    c.handle_input(now, login.as_bytes());
     assert_eq!(c.state(), State::Ready);
     while c.poll_event().is_some() {}
     c
 }
 
-/// The answers to pings `ami-first..ami-(first + n)`, as Asterisk 22
-/// writes them.
-fn ping_responses(first: usize, n: usize) -> Vec<u8> {
+/// The answers to pings `<prefix>first..<prefix>(first + n)`, as Asterisk
+/// 22 writes them.
+fn ping_responses(prefix: &str, first: usize, n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 90);
     for i in first..first + n {
         out.extend_from_slice(
             format!(
-                "Response: Success\r\nActionID: ami-{i}\r\nPing: Pong\r\nTimestamp: 1795339413.494672\r\n\r\n"
+                "Response: Success\r\nActionID: {prefix}{i}\r\nPing: Pong\r\nTimestamp: 1795339413.494672\r\n\r\n"
             )
             .as_bytes(),
         );
@@ -116,7 +136,11 @@ fn encode_decode(ids: &[String], responses: &[u8]) -> u64 {
 /// pings (`ami-1..=ami-n`): its buffers and tables are at their working
 /// size, as on a long-lived connection. The next pings are `ami-(n+1)…`.
 fn warm(now: Instant, n: usize, responses: &[u8]) -> Connection {
-    let mut c = ready(now);
+    warm_with(now, None, n, responses)
+}
+
+fn warm_with(now: Instant, entropy: Option<u64>, n: usize, responses: &[u8]) -> Connection {
+    let mut c = ready_with(now, entropy);
     assert_eq!(round_trip(&mut c, now, n, responses), n as u64);
     c
 }
@@ -199,8 +223,11 @@ fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let n: usize = if bench_mode { 10_000 } else { 200 };
     let now = Instant::now();
-    let first = ping_responses(1, n);
-    let responses = ping_responses(n + 1, n);
+    let first = ping_responses("ami-", 1, n);
+    let responses = ping_responses("ami-", n + 1, n);
+    let tag = connection(now, Some(ENTROPY)).action_id_prefix().to_owned();
+    let first_tagged = ping_responses(&tag, 1, n);
+    let responses_tagged = ping_responses(&tag, n + 1, n);
     let ids: Vec<String> = (n + 1..=2 * n).map(|i| format!("ami-{i}")).collect();
     let flood = flood(if bench_mode { 8 } else { 1 });
     let flood_packets = decode_only(&flood);
@@ -212,6 +239,8 @@ fn main() {
         n as u64
     );
     assert_eq!(round_trip(&mut ready(now), now, n, &first), n as u64);
+    let mut tagged = warm_with(now, Some(ENTROPY), n, &first_tagged);
+    assert_eq!(round_trip(&mut tagged, now, n, &responses_tagged), n as u64);
     assert_eq!(events(ready(now), now, &flood), flood_packets);
     if !bench_mode {
         println!("connection bench: test mode, workloads agree; run with `cargo bench`");
@@ -243,6 +272,13 @@ fn main() {
             b.iter_batched(
                 || ready(now),
                 |mut conn| round_trip(&mut conn, now, n, black_box(&first)),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function("connection_tagged", |b| {
+            b.iter_batched(
+                || warm_with(now, Some(ENTROPY), n, &first_tagged),
+                |mut conn| round_trip(&mut conn, now, n, black_box(&responses_tagged)),
                 BatchSize::LargeInput,
             )
         });
@@ -292,6 +328,10 @@ fn main() {
                 let mut conn = ready(now);
                 timed(&mut || round_trip(&mut conn, now, n, &first))
             }),
+            ("connection_tagged", &mut || {
+                let mut conn = warm_with(now, Some(ENTROPY), n, &first_tagged);
+                timed(&mut || round_trip(&mut conn, now, n, &responses_tagged))
+            }),
         ],
     );
     let floods = interleaved(
@@ -314,7 +354,7 @@ fn main() {
         CHUNK >> 10
     );
     println!(
-        "{:<22} {:>11} {:>14} {:>12}",
+        "{:<24} {:>11} {:>14} {:>12}",
         "workload", "median", "M items/s", "allocs/item"
     );
     let rows = [
@@ -322,13 +362,14 @@ fn main() {
         ("pings/encode_decode", pings[1], n as u64),
         ("pings/connection", pings[2], n as u64),
         ("pings/connection_cold", pings[3], n as u64),
+        ("pings/connection_tagged", pings[4], n as u64),
         ("flood/decode_only", floods[0], flood_packets),
         ("flood/connection", floods[1], flood_packets),
     ];
     for (name, (t, allocs), items) in rows {
         let s = t.as_secs_f64();
         println!(
-            "{:<22} {:>8.3} ms {:>14.2} {:>12.2}",
+            "{:<24} {:>8.3} ms {:>14.2} {:>12.2}",
             name,
             s * 1e3,
             items as f64 / s / 1e6,
@@ -342,6 +383,10 @@ fn main() {
         "actions/s = {:.2} M (target >= 5 M); connection / encode_decode = {:.2}x the baseline's time",
         actions / 1e6,
         pings[2].0.as_secs_f64() / pings[1].0.as_secs_f64()
+    );
+    println!(
+        "random ActionID tag: connection_tagged / connection = {:.2}x the time",
+        pings[4].0.as_secs_f64() / pings[2].0.as_secs_f64()
     );
     println!(
         "events/s  = {:.2} M (target >= 3 M); connection / decode_only = {:.2}x the baseline's time ({} packets: {} flood.server.bin bodies)",

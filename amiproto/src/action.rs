@@ -36,6 +36,9 @@ pub struct Action {
     name: Cow<'static, str>,
     action_id: Option<String>,
     headers: Vec<(Cow<'static, str>, Bytes)>,
+    /// The first thing a builder call could not represent (a bad
+    /// [`Action::variable`] name); encoding reports it.
+    refused: Option<Box<EncodeError>>,
 }
 
 impl Action {
@@ -45,6 +48,7 @@ impl Action {
             name: name.into(),
             action_id: None,
             headers: Vec::new(),
+            refused: None,
         }
     }
 
@@ -60,9 +64,54 @@ impl Action {
     }
 
     /// Append `Variable: name=value` (channel variables for `Originate` and
-    /// friends).
-    pub fn variable(self, name: &str, value: &str) -> Action {
-        self.header("Variable", format!("{name}={value}"))
+    /// friends), such that Asterisk sets exactly one variable, `name`, to
+    /// exactly `value`.
+    ///
+    /// Asterisk splits `Variable:` values at commas and strips `"` and `\`;
+    /// the value is escaped so that none of that happens to it (any byte but
+    /// CR, LF and NUL round-trips). A name Asterisk would split or change
+    /// (empty, or with `=`, `,`, `"`, `\`, a space or a control byte) cannot
+    /// be escaped: the action then fails to encode with
+    /// [`EncodeError::InvalidVariableName`]. See [`crate::encode_variable`].
+    ///
+    /// ```
+    /// use amiproto::{Action, EncodeError};
+    ///
+    /// let a = Action::originate("Local/100@default").variable("CALLERNAME", "Bob,__TRANSFER_CONTEXT=evil");
+    /// assert!(a.to_bytes()?.ends_with(b"Variable: CALLERNAME=Bob\\,__TRANSFER_CONTEXT=evil\r\n\r\n"));
+    /// let bad = Action::originate("Local/100@default").variable("A=B", "1");
+    /// assert!(matches!(bad.to_bytes(), Err(EncodeError::InvalidVariableName { .. })));
+    /// # Ok::<(), EncodeError>(())
+    /// ```
+    pub fn variable(mut self, name: &str, value: impl AsRef<[u8]>) -> Action {
+        match crate::variable::encode_variable(name, value.as_ref()) {
+            Ok(v) => self.header("Variable", v),
+            Err(e) => {
+                self.refused.get_or_insert_with(|| Box::new(e));
+                self
+            }
+        }
+    }
+
+    /// Set `key` to `value`: replace its first occurrence (ASCII
+    /// case-insensitive; later ones go), or append it. For the typed
+    /// builders, whose parameters are set once.
+    #[cfg(feature = "types")]
+    pub(crate) fn set_header(&mut self, key: &'static str, value: Bytes) {
+        let Some(i) = self
+            .headers
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        else {
+            self.headers.push((Cow::Borrowed(key), value));
+            return;
+        };
+        self.headers[i] = (Cow::Borrowed(key), value);
+        let mut n = 0;
+        self.headers.retain(|(k, _)| {
+            n += 1;
+            n <= i + 1 || !k.eq_ignore_ascii_case(key)
+        });
     }
 
     /// Set the `ActionID` yourself; otherwise the connection generates one.
@@ -107,6 +156,9 @@ impl Action {
 
     /// Check the action as it would be sent with `action_id` (or its own).
     pub fn validate(&self, action_id: Option<&str>) -> Result<(), EncodeError> {
+        if let Some(e) = &self.refused {
+            return Err((**e).clone());
+        }
         if self.name.is_empty() {
             return Err(EncodeError::EmptyActionName);
         }
@@ -200,6 +252,9 @@ impl fmt::Debug for Action {
             })
             .collect();
         s.field("headers", &headers);
+        if let Some(e) = &self.refused {
+            s.field("refused", e);
+        }
         s.finish()
     }
 }

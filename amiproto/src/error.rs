@@ -136,6 +136,19 @@ pub enum EncodeError {
     /// An `ActionID` that is empty, longer than 64 bytes, or not printable ASCII.
     #[error("invalid ActionID {0:?}: want 1 to 64 printable ASCII bytes")]
     InvalidActionId(String),
+    /// A `Variable:` name Asterisk would not read back as that one name:
+    /// empty (`byte` is `None`), or with `=`, `,`, `"`, `\\`, a space or a
+    /// control byte (see [`crate::check_variable_name`]).
+    #[error("variable name {name:?} {}", match .byte {
+        None => "is empty".to_owned(),
+        Some(b) => format!("contains {b:#04x}, which Asterisk's Variable parser would split or strip"),
+    })]
+    InvalidVariableName {
+        /// The name, lossily decoded.
+        name: String,
+        /// The offending byte; `None` for an empty name.
+        byte: Option<u8>,
+    },
     /// A packet with no header and no body.
     #[error("empty packet")]
     EmptyPacket,
@@ -174,7 +187,8 @@ pub enum ConnectionError {
         /// The server's `Message` (e.g. `Authentication failed`).
         message: String,
     },
-    /// MD5-only login was configured and the server refused the challenge.
+    /// The server refused the MD5 challenge and plaintext login is not
+    /// allowed ([`crate::AuthMethod::Md5`], the default).
     #[error("server refused the MD5 challenge ({message}) and plaintext login is disabled")]
     ChallengeRefused {
         /// The server's `Message`.
@@ -189,6 +203,10 @@ pub enum ConnectionError {
     /// No byte arrived within the keepalive timeout after a keepalive `Ping`.
     #[error("peer stopped answering (keepalive timeout)")]
     KeepaliveTimeout,
+    /// `Logoff` got no `Goodbye` within its timeout: the connection was
+    /// closed locally (see [`CloseReason::is_logoff`]).
+    #[error("no Goodbye within the Logoff's timeout; closed locally")]
+    LogoffTimeout,
     /// The transport failed (reported by the adapter).
     #[error("transport error: {0}")]
     Transport(String),
@@ -207,6 +225,18 @@ pub enum CloseReason {
     /// Anything else.
     #[error(transparent)]
     Error(#[from] ConnectionError),
+}
+
+impl CloseReason {
+    /// Whether the connection ended because the client logged off, whether
+    /// or not the server confirmed it ([`CloseReason::LoggedOff`], or
+    /// [`ConnectionError::LogoffTimeout`]): nothing to reconnect for.
+    pub fn is_logoff(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::LoggedOff | CloseReason::Error(ConnectionError::LogoffTimeout)
+        )
+    }
 }
 
 /// Why one action has no successful outcome.

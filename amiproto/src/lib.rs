@@ -15,6 +15,9 @@
 //! - [`Connection`]: the client state machine (banner, login, ActionID
 //!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
 //!   times the caller passes in; see [`connection`] for the run loop.
+//! - `types` (feature `types`): typed actions and events generated from
+//!   Asterisk's own documentation, views over [`Packet`] built only when
+//!   asked.
 //!
 //! ```
 //! use amiproto::{Action, Decoder, Frame};
@@ -43,18 +46,22 @@ pub mod serde;
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod tls;
+#[cfg(feature = "types")]
+pub mod types;
+pub mod variable;
 pub mod version;
 
 pub use action::{Action, EventMask};
 pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
+pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
     Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
-    SeqHasher, State, UrlError,
+    SeqHasher, State, UrlError, UrlPart, UrlProblem,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};
 

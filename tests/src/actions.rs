@@ -546,11 +546,11 @@ impl Session {
         let (cid_name, cid_num) = parse_callerid(&req.get_str("CallerID"));
         let mut vars = Vec::new();
         for v in req.get_all("Variable") {
-            let v = String::from_utf8_lossy(v);
-            for pair in v.split(',') {
-                if let Some((k, val)) = pair.split_once('=') {
-                    vars.push((k.trim().to_owned(), val.to_owned()));
-                }
+            // As Asterisk reads them (a `\` as the last byte, where
+            // Asterisk reads past the string, sets nothing here).
+            for (k, val) in crate::app_args::variables_from_header(v).unwrap_or_default() {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                vars.push((text(&k), text(&val)));
             }
         }
         let o = Originate {

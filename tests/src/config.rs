@@ -131,6 +131,9 @@ pub struct Replay {
     /// Close the connection after the last byte (`true` by default);
     /// otherwise keep it open until the client leaves.
     pub close_at_end: bool,
+    /// Give the client's own `ActionID` to the capture's answers recorded
+    /// under this one (see [`Replay::adopt_client_id`]).
+    pub adopt_client_id: Option<String>,
 }
 
 impl Replay {
@@ -141,7 +144,18 @@ impl Replay {
             chunk_size: None,
             pace: None,
             close_at_end: true,
+            adopt_client_id: None,
         }
+    }
+
+    /// Serve the banner line, wait for the client's first action (its
+    /// login), and replace every `ActionID: <recorded>` line of the rest
+    /// with that action's `ActionID`: a client whose generated ids are
+    /// random (as amiproto's adapters' are) then logs in on a recorded
+    /// answer. The capture file itself is never changed.
+    pub fn adopt_client_id(mut self, recorded: impl Into<String>) -> Replay {
+        self.adopt_client_id = Some(recorded.into());
+        self
     }
 
     /// Write in pieces of `n` bytes (at least 1).

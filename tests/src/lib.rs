@@ -67,7 +67,9 @@
 //!   `CoreSettings`, `CoreStatus`, `ListCommands`, `QueueRule` (with its trailing empty
 //!   packet), `Originate` of `Local/` channels, sync and async, with the
 //!   events and header sets of a real call (answer, busy, no answer, no such
-//!   extension, queue), and the lists `CoreShowChannels`, `Status`,
+//!   extension, queue; `Variable:` headers split, unquoted and unescaped
+//!   as Asterisk's argument parser does, see [`variables_from_header`]),
+//!   and the lists `CoreShowChannels`, `Status`,
 //!   `QueueStatus` and regex `Hangup` (`EventList: start` / `Complete` /
 //!   `ListItems`);
 //! - Asterisk's input parser: 1024-byte line buffer (`line too long`, and
@@ -97,6 +99,7 @@
 #![warn(missing_docs)]
 
 mod actions;
+mod app_args;
 mod blocking;
 mod classes;
 mod clock;
@@ -118,6 +121,7 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use app_args::{separate_args, variables_from_header};
 pub use blocking::BlockingSimulator;
 pub use config::{CallOutcome, Faults, QueueConfig, QueueMember, Replay, SimConfig, User};
 

@@ -250,9 +250,11 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let (first_id_tx, first_id_rx) = tokio::sync::oneshot::channel::<Bytes>();
     let record = async {
         let mut input = Reader::new();
         let mut items = Vec::new();
+        let mut first_id_tx = Some(first_id_tx);
         loop {
             input.buf.reserve(4096);
             match rd.read_buf(&mut input.buf).await {
@@ -262,6 +264,11 @@ where
             input.next(&mut items);
             for item in items.drain(..) {
                 if let Incoming::Packet(p, _) = item {
+                    if let Some(id) = p.action_id_bytes() {
+                        if let Some(tx) = first_id_tx.take() {
+                            let _ = tx.send(id);
+                        }
+                    }
                     lock(&shared.received).push(p);
                 }
             }
@@ -270,7 +277,28 @@ where
     let serve = async {
         let chunk = replay.chunk_size.unwrap_or(usize::MAX).max(1);
         let mut written = 0u64;
-        for (i, piece) in replay.bytes.chunks(chunk).enumerate() {
+        let bytes = match &replay.adopt_client_id {
+            None => replay.bytes.clone(),
+            Some(recorded) => {
+                let banner = first_line_end(&replay.bytes);
+                if !put(
+                    &mut wr,
+                    &replay.bytes[..banner],
+                    &mut written,
+                    &shared.faults(),
+                )
+                .await
+                {
+                    return false;
+                }
+                let _ = wr.flush().await;
+                let Ok(id) = first_id_rx.await else {
+                    return false;
+                };
+                rename_action_id(&replay.bytes[banner..], recorded.as_bytes(), &id)
+            }
+        };
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
             if i > 0 {
                 if let Some(p) = replay.pace {
                     tokio::time::sleep(p).await;
@@ -302,6 +330,31 @@ where
             // The client left; nothing more to serve.
         }
     }
+}
+
+/// Where the first line (the banner) ends, its LF included.
+fn first_line_end(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1)
+}
+
+/// `bytes` with every `ActionID: <from>` line's value replaced by `to`.
+fn rename_action_id(bytes: &[u8], from: &[u8], to: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(bytes.len());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\r\n").unwrap_or(line);
+        match body.strip_prefix(b"ActionID: ") {
+            Some(v) if v == from => {
+                out.extend_from_slice(b"ActionID: ");
+                out.extend_from_slice(to);
+                out.extend_from_slice(&line[body.len()..]);
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    Bytes::from(out)
 }
 
 /// Write `data` under the faults; `false` when the connection must end.

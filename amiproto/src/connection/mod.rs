@@ -106,6 +106,7 @@ mod login;
 mod outcome;
 mod pending;
 mod timers;
+mod url;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -118,21 +119,26 @@ use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendE
 use crate::packet::{Packet, PacketKind, ResponseStatus};
 use crate::version::{AmiVersion, Banner};
 
-pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret, UrlError};
+pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
 pub use pending::{SeqBuildHasher, SeqHasher};
+pub use url::{UrlError, UrlPart, UrlProblem};
 
 use login::LoginStep;
 use pending::{
-    closes_list, opens_list, parse_generated, Expect, IdBuf, ListProgress, OriginateProgress,
-    Pending, PendingTable, Progress, Role,
+    closes_list, id_prefix, opens_list, parse_generated, Expect, IdBuf, ListProgress,
+    OriginateProgress, Pending, PendingTable, Progress, Role,
 };
 use timers::Deadlines;
 
 /// How long a silent action without a timeout of its own keeps draining its
 /// late answer before it is forgotten.
 const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(60);
+
+/// How long a `Logoff` sent without a timeout waits for `Goodbye` before the
+/// connection closes locally.
+const DEFAULT_LOGOFF_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -235,7 +241,11 @@ pub enum Event {
         item: Packet,
     },
     /// A packet no action claimed: a server event, or an answer whose
-    /// `ActionID` is unknown (e.g. `Missing action in request`).
+    /// `ActionID` is unknown (e.g. `Missing action in request`). An event
+    /// that carries a pending action's `ActionID` but cannot be part of its
+    /// answer comes here too, never swallowed: a `UserEvent` always (any
+    /// session can make one carry any header), and any event but an async
+    /// `OriginateResponse` before the action's response.
     Unsolicited(Packet),
     /// A packet broke a decoder limit, was skipped, and no action claimed it.
     Skipped(DecodeError),
@@ -294,6 +304,9 @@ pub struct Connection {
     in_flight: usize,
     next_seq: u64,
     deadlines: Deadlines,
+    /// Prefix of generated `ActionID`s: the configured one, plus a random
+    /// tag when the connection was given entropy.
+    id_prefix: Box<str>,
     state_deadline: Option<Instant>,
     banner: Option<Banner>,
     liveness: Liveness,
@@ -322,15 +335,55 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// A new connection, just connected at `now`, waiting for the banner.
+    ///
+    /// Its generated `ActionID`s are predictable (`ami-0`, `ami-1`…): fine
+    /// for tests and replays, but another session on the same Asterisk can
+    /// then aim events at them. A client facing a real server takes
+    /// [`Connection::with_entropy`] (both adapters do).
     pub fn new(config: Config, now: Instant) -> Connection {
-        Connection::with_generation(config, 0, now)
+        Connection::build(config, 0, None, now)
     }
 
     /// Like [`Connection::new`], numbering this connection `generation`
     /// (adapters count reconnects with it; see [`ActionHandle`]).
     pub fn with_generation(config: Config, generation: u32, now: Instant) -> Connection {
+        Connection::build(config, generation, None, now)
+    }
+
+    /// Like [`Connection::with_generation`], with generated `ActionID`s no
+    /// other session can guess: `entropy` (64 random bits the caller takes
+    /// from the OS, fresh for every connection; the core reads no source of
+    /// its own) puts a tag of 12 characters (60 bits) after the configured
+    /// prefix, e.g. `ami-k3v0q9d1s7ab-0`, `ami-k3v0q9d1s7ab-1`…
+    ///
+    /// Why it matters: Asterisk copies any `ActionID` header a session
+    /// writes into the `UserEvent` it broadcasts to every other session, so
+    /// a guessable id lets anyone with the `user` write class send events
+    /// that carry it. (The connection also never takes a `UserEvent` as the
+    /// answer to an action; see [`Event::Unsolicited`].)
+    ///
+    /// ```
+    /// use amiproto::{Action, Config, Connection};
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let entropy = 0x5eed_0f_a11_ce; // from the OS in real use
+    /// let mut conn = Connection::with_entropy(Config::new("admin", "amp111"), 0, entropy, now);
+    /// assert_eq!(conn.action_id_prefix().len(), "ami-".len() + 13);
+    /// assert!(conn.action_id_prefix().starts_with("ami-"));
+    /// conn.handle_input(now, b"Asterisk Call Manager/11.0.0\r\n");
+    /// let challenge = conn.poll_transmit().unwrap();
+    /// let id = format!("ActionID: {}0\r\n", conn.action_id_prefix());
+    /// assert!(challenge.windows(id.len()).any(|w| w == id.as_bytes()));
+    /// ```
+    pub fn with_entropy(config: Config, generation: u32, entropy: u64, now: Instant) -> Connection {
+        Connection::build(config, generation, Some(entropy), now)
+    }
+
+    fn build(config: Config, generation: u32, entropy: Option<u64>, now: Instant) -> Connection {
         let decoder = Decoder::with_limits(config.limits).banner_mode(BannerMode::Required);
         Connection {
+            id_prefix: id_prefix(&config.action_id_prefix, entropy),
             state_deadline: Some(now + config.banner_timeout),
             config,
             generation,
@@ -352,6 +405,13 @@ impl Connection {
             },
             close_reason: None,
         }
+    }
+
+    /// What every generated `ActionID` of this connection starts with (the
+    /// configured prefix, plus the random tag given entropy), followed by
+    /// a decimal sequence number.
+    pub fn action_id_prefix(&self) -> &str {
+        &self.id_prefix
     }
 
     /// The settings in force.
@@ -457,6 +517,15 @@ impl Connection {
             if p.deadline != Some(at) {
                 continue;
             }
+            if p.expect == Expect::Logoff {
+                // No Goodbye in time (or, cancelled, none while draining):
+                // the server is gone or stuck. Close here rather than stay
+                // `Closing` for ever with nothing able to move it.
+                self.report(seq, Err(ActionError::Timeout));
+                self.remove(seq);
+                self.close(CloseReason::Error(ConnectionError::LogoffTimeout));
+                return;
+            }
             if p.silent {
                 self.remove(seq);
                 continue;
@@ -549,6 +618,11 @@ impl Connection {
         };
         let seq = self.next_seq;
         let timeout = options.timeout.unwrap_or(self.config.action_timeout);
+        // A Logoff never waits for ever: nothing else could end `Closing`.
+        let timeout = match (expect, timeout) {
+            (Expect::Logoff, None) => Some(DEFAULT_LOGOFF_TIMEOUT),
+            (_, t) => t,
+        };
         let window_open = self
             .config
             .max_in_flight
@@ -598,6 +672,12 @@ impl Connection {
     /// handle then finishes with that response); every other action still
     /// pending fails with [`CloseReason::LoggedOff`]. Before login, closes at
     /// once.
+    ///
+    /// A Logoff never waits for ever: if no `Goodbye` comes within its
+    /// timeout (a `send_with` timeout, else the config's action timeout, and
+    /// 10 s where neither sets one), the connection closes locally: the Logoff fails with
+    /// [`ActionError::Timeout`], every other pending action with
+    /// [`ConnectionError::LogoffTimeout`], and the state is `Closed`.
     pub fn logoff(&mut self, now: Instant) -> Result<ActionHandle, SendError> {
         self.send(Action::logoff(), now)
     }
@@ -704,10 +784,10 @@ impl Connection {
     }
 
     fn generated_id(&self, seq: u64) -> Result<IdBuf, SendError> {
-        IdBuf::new(&self.config.action_id_prefix, seq).ok_or_else(|| {
+        IdBuf::new(&self.id_prefix, seq).ok_or_else(|| {
             SendError::Encode(crate::EncodeError::InvalidActionId(format!(
                 "{}{seq}",
-                self.config.action_id_prefix
+                self.id_prefix
             )))
         })
     }
@@ -787,7 +867,7 @@ impl Connection {
                 return Some(seq);
             }
         }
-        let seq = parse_generated(self.config.action_id_prefix.as_bytes(), id)?;
+        let seq = parse_generated(self.id_prefix.as_bytes(), id)?;
         self.pending
             .get(&seq)
             .is_some_and(|p| p.user_id.is_none())
@@ -867,10 +947,16 @@ impl Connection {
         }
     }
 
+    /// An event carrying the `ActionID` of a pending action: claimed by it
+    /// only where the protocol says such an event answers it (see
+    /// [`claims_event`]); anything else goes out as an ordinary event.
     fn on_event(&mut self, seq: u64, packet: Packet) {
         let Some(p) = self.pending.get_mut(&seq) else {
             return;
         };
+        if !claims_event(p, &packet) {
+            return self.events.push_back(Event::Unsolicited(packet));
+        }
         let is_originate_response =
             p.expect == Expect::AsyncOriginate && packet.is_event("OriginateResponse");
         match &mut p.progress {
@@ -1112,5 +1198,29 @@ impl Connection {
         self.deadlines.clear();
         self.close_reason = Some(reason.clone());
         self.events.push_back(Event::Closed(reason));
+    }
+}
+
+/// Whether `event`, which carries `p`'s `ActionID`, is part of `p`'s answer.
+///
+/// - A `UserEvent` never is: Asterisk's `UserEvent` action (and dialplan
+///   application) lets any session with the `user` write class broadcast an
+///   event echoing every header it wrote, `ActionID` and `EventList`
+///   included, to every session.
+/// - Before the action's response, only an async `Originate`'s
+///   `OriginateResponse` is (the originate thread can finish before the
+///   response is written). List items and list ends follow their list's
+///   response: Asterisk writes the response, then the items, from the
+///   session's own thread (`astman_send_listack` first, in 11, 13 and 22).
+/// - After the response: list items and the list end of an open list, the
+///   `OriginateResponse` of an async originate.
+fn claims_event(p: &Pending, event: &Packet) -> bool {
+    if event.is_event("UserEvent") {
+        return false;
+    }
+    match p.progress {
+        Progress::Queued => false,
+        Progress::Sent => p.expect == Expect::AsyncOriginate,
+        Progress::List(_) | Progress::Originate(_) => true,
     }
 }

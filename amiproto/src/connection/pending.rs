@@ -256,6 +256,28 @@ impl IdBuf {
     }
 }
 
+/// Characters of the per-connection tag: 12 of them carry 60 bits.
+const TAG_ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+
+/// Length of the per-connection tag in generated ids.
+pub(crate) const TAG_LEN: usize = 12;
+
+/// The prefix of a connection's generated ids: the configured prefix, then
+/// (with entropy) a tag of 60 of its bits in base 32 and a `-`.
+pub(crate) fn id_prefix(configured: &str, entropy: Option<u64>) -> Box<str> {
+    let Some(bits) = entropy else {
+        return configured.into();
+    };
+    let mut out = String::with_capacity(configured.len() + TAG_LEN + 1);
+    out.push_str(configured);
+    for i in 0..TAG_LEN {
+        let digit = (bits >> (5 * i)) & 31;
+        out.push(char::from(TAG_ALPHABET[digit as usize]));
+    }
+    out.push('-');
+    out.into_boxed_str()
+}
+
 /// The sequence number inside a generated id, if `id` is one.
 pub(crate) fn parse_generated(prefix: &[u8], id: &[u8]) -> Option<u64> {
     let digits = id.strip_prefix(prefix)?;
@@ -320,6 +342,26 @@ mod tests {
         assert_eq!(parse_generated(b"ami-", b"other-1"), None);
         assert_eq!(parse_generated(b"ami-", b"ami-99999999999999999999"), None);
         assert!(IdBuf::new(&"p".repeat(50), u64::MAX).is_none());
+    }
+
+    #[test]
+    fn tagged_prefixes() {
+        assert_eq!(&*id_prefix("ami-", None), "ami-");
+        assert_eq!(&*id_prefix("ami-", Some(0)), "ami-000000000000-");
+        assert_eq!(&*id_prefix("x", Some(u64::MAX)), "xvvvvvvvvvvvv-");
+        assert_eq!(&*id_prefix("", Some(1 | (31 << 55))), "10000000000v-");
+        let p = id_prefix("ami-", Some(0x0123_4567_89ab_cdef));
+        assert_eq!(p.len(), 4 + TAG_LEN + 1);
+        // The longest configured prefix (32 bytes) still leaves room for
+        // every sequence number within the 64-byte limit but the largest.
+        let long = id_prefix(&"p".repeat(32), Some(7));
+        assert!(IdBuf::new(&long, 10u64.pow(19) - 1).is_some());
+        let id = IdBuf::new(&p, 42).unwrap();
+        assert_eq!(
+            parse_generated(p.as_bytes(), id.as_str().as_bytes()),
+            Some(42)
+        );
+        assert_eq!(parse_generated(b"ami-", id.as_str().as_bytes()), None);
     }
 
     #[test]
