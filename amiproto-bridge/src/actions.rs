@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amiproto::serde::PacketMap;
-use amiproto::{Action, ActionError, Outcome, Packet};
+use amiproto::{Action, ActionError, Outcome, Packet, SendError};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -262,10 +262,10 @@ fn failure_from(e: amiproto_tokio::Error) -> ActionFailure {
             502,
             format!("the answer was unreadable: {d}"),
         ),
-        E::Send(s) => ActionFailure::new("bad_request", 400, s.to_string()),
-        E::NotConnected | E::Closed => {
+        E::Send(SendError::Closed) | E::NotConnected | E::Closed(_) => {
             ActionFailure::new("not_connected", 503, "the PBX is not connected")
         }
+        E::Send(s) => ActionFailure::new("bad_request", 400, s.to_string()),
         other => ActionFailure::new("internal", 500, other.to_string()),
     }
 }

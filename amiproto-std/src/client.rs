@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, Banner, CloseReason, CommandOutput, Connection,
-    ConnectionError, Endpoint, Event, ListOutcome, OriginateOutcome, Outcome, Packet, SendOptions,
-    State,
+    ConnectionError, Endpoint, Event, EventItem, EventQueue, ListOutcome, OriginateOutcome,
+    Outcome, Packet, SendOptions, State,
 };
 
 use crate::config::ClientConfig;
-use crate::error::Error;
-use crate::events::{EventItem, Queue};
 use crate::transport::{is_would_block, Transport};
+use crate::Error;
 
 /// Bytes of submitted actions held before [`Client::submit`] writes them
 /// out by itself (they also go out at every wait).
@@ -23,6 +22,16 @@ const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// How many submits may pass before the core's output is moved to the
 /// write buffer and the threshold checked.
 const MOVE_EVERY: usize = 128;
+
+/// A call takes in what the socket holds when the last read is at least
+/// this old: twenty times under Asterisk's `writetimeout`, so the server
+/// never waits on us for long, while a caller that keeps up (it reads again
+/// long before, once its events are handed out) pays one clock read per
+/// call, not a system call, and does not decode far ahead of itself.
+const TAKE_IN_EVERY: Duration = Duration::from_millis(5);
+
+/// Most reads (of the read buffer's size) taken in without waiting at once.
+const MAX_READS: usize = 64;
 
 /// Outcomes by handle: `None` while waiting. Boxed, so the table stays
 /// small however many actions are in flight.
@@ -35,11 +44,22 @@ type ActionResult = Result<Outcome, ActionError>;
 /// All I/O happens inside the calls: [`Client::send`], [`Client::wait`] and
 /// [`Client::next_event`] read the socket while they block, so events that
 /// arrive during a `send` are queued (see [`crate::Overflow`]) and handed out
-/// by the next [`Client::next_event`]. There is no background thread: when
-/// the program calls nothing, nothing is read (the server buffers; Asterisk
-/// drops a client that leaves its writes blocked for its `writetimeout`,
-/// 100 ms by default, so call [`Client::next_event`] regularly while
-/// subscribed to a busy event stream).
+/// by the next [`Client::next_event`]. Every call that takes `&mut self`
+/// first takes in whatever the socket holds (without waiting) and queues
+/// it under the queue's policy, even when events are already queued: the
+/// policy decides what is kept (lossy: the oldest dropped and counted;
+/// lossless: the queue grows), never the kernel's buffers.
+///
+/// There is no background thread: between two calls nothing is read. The
+/// server then buffers, and Asterisk drops a session when one of its writes
+/// makes no progress for its `writetimeout` (100 ms by default; an event
+/// that cannot be written because our buffers are full counts). So while a
+/// busy event stream is on, **call into the client at least every 50 ms**
+/// (any `&mut self` call: [`Client::next_event`] with a zero timeout is
+/// enough): then no write of the server blocks for longer than the gap
+/// between two calls. A program that spends longer per event must hand the
+/// events to another thread, or use the tokio client, whose driver reads
+/// on its own.
 ///
 /// `Client` is `Send` (move it to another thread) but its methods take
 /// `&mut self`: one owner drives it. To share one connection between threads,
@@ -52,7 +72,7 @@ pub struct Client {
     read_buf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
-    queue: Queue,
+    queue: EventQueue,
     outcomes: Outcomes,
     closed: Option<CloseReason>,
     read_timeout: Option<Duration>,
@@ -61,6 +81,9 @@ pub struct Client {
     unmoved: usize,
     /// Bytes pending when a write from `submit` last stalled.
     stall_mark: usize,
+    /// A call from this time on takes in what the socket holds: the last
+    /// read plus [`TAKE_IN_EVERY`].
+    take_in_at: Instant,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -116,13 +139,14 @@ impl Client {
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),
             wpos: 0,
-            queue: Queue::new(events),
+            queue: EventQueue::new(events),
             outcomes: Outcomes::default(),
             closed: None,
             read_timeout: Some(Duration::ZERO),
             write_stall,
             unmoved: 0,
             stall_mark: 0,
+            take_in_at: Instant::now(),
         };
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
@@ -197,11 +221,13 @@ impl Client {
         if let Some(reason) = &self.closed {
             return Err(Error::Closed(reason.clone()));
         }
-        let handle = self.conn.send_with(action, options, Instant::now())?;
+        let now = Instant::now();
+        let handle = self.conn.send_with(action, options, now)?;
         if tracked {
             self.outcomes.insert(handle, None);
         }
         self.drain();
+        self.take_in(now);
         self.unmoved += 1;
         if self.unmoved >= MOVE_EVERY {
             self.take_transmit();
@@ -224,6 +250,7 @@ impl Client {
     /// Block until the outcome of `handle` arrives (or the action times
     /// out), reading and queueing events meanwhile.
     pub fn wait(&mut self, handle: ActionHandle) -> Result<Outcome, Error> {
+        self.take_in(Instant::now());
         loop {
             match self.outcomes.get_mut(&handle) {
                 None => return Err(Error::UnknownHandle),
@@ -244,8 +271,10 @@ impl Client {
         }
     }
 
-    /// The outcome of `handle` if it has already arrived (no I/O).
+    /// The outcome of `handle` if it has arrived; never waits (it takes in
+    /// what the socket already holds first).
     pub fn try_wait(&mut self, handle: ActionHandle) -> Option<Result<Outcome, Error>> {
+        self.take_in(Instant::now());
         let slot = self.outcomes.get_mut(&handle)?;
         let result = slot.take()?;
         self.outcomes.remove(&handle);
@@ -256,8 +285,10 @@ impl Client {
     /// never written, a late answer is consumed quietly. Returns whether it
     /// was still pending.
     pub fn cancel(&mut self, handle: ActionHandle) -> bool {
+        let now = Instant::now();
+        self.take_in(now);
         let known = self.outcomes.remove(&handle).is_some();
-        self.conn.cancel(handle, Instant::now()) || known
+        self.conn.cancel(handle, now) || known
     }
 
     /// Submit every action, then wait for every outcome, in order. Reading
@@ -298,6 +329,7 @@ impl Client {
     /// written or the connection ends (a server that never reads again is
     /// only noticed through the keepalive).
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.take_in(Instant::now());
         self.write_out(true);
         match &self.closed {
             Some(reason) => Err(Error::Closed(reason.clone())),
@@ -374,10 +406,14 @@ impl Client {
     /// A zero timeout polls: it takes in what has already arrived (and runs
     /// due timers) without waiting.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<EventItem>, Error> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let now = Instant::now();
+        let deadline = timeout.map(|t| now + t);
+        self.take_in(now);
         let mut polled = false;
         loop {
-            // Older events first: the queue, then what the core decoded last.
+            // Older events first: the queue, then what the core decoded
+            // last (at most one read's worth; the next call that takes in
+            // moves it under the queue's policy).
             if let Some(item) = self.queue.pop() {
                 return Ok(Some(item));
             }
@@ -399,8 +435,10 @@ impl Client {
         }
     }
 
-    /// A queued event, without any I/O.
+    /// A queued event; never waits (it takes in what the socket already
+    /// holds first, like every call).
     pub fn try_next_event(&mut self) -> Option<EventItem> {
+        self.take_in(Instant::now());
         self.queue.pop()
     }
 
@@ -413,8 +451,8 @@ impl Client {
         }
     }
 
-    /// Events waiting in the queue (those of the last read may still be
-    /// with the core, not counted here).
+    /// Items waiting in the queue (the rest of the last read, still with
+    /// the core, is not counted: it joins the queue at the next call).
     pub fn queued_events(&self) -> usize {
         self.queue.len()
     }
@@ -472,7 +510,8 @@ impl Client {
 
     /// [`Client::pump`]; with `drain` false the core's events stay with it
     /// for [`Client::next_from_core`] (saving a queue round trip when the
-    /// caller takes events anyway).
+    /// caller takes events anyway). Only with the queue empty, so that the
+    /// core's events are the newest.
     fn turn(&mut self, until: Option<Instant>, drain: bool) {
         self.write_out(false);
         if self.closed.is_some() {
@@ -523,12 +562,29 @@ impl Client {
         None
     }
 
+    /// Take in what the socket holds, without waiting, unless it was read
+    /// within [`TAKE_IN_EVERY`] of `now`: what arrived goes through the
+    /// queue's policy now rather than waiting in the kernel's buffers.
+    ///
+    /// At most one read per millisecond since the last read (64 MB/s with
+    /// the default 64 KiB buffer), up to [`MAX_READS`]: enough for any
+    /// server, without making a caller that is about to catch up decode a
+    /// burst far ahead of itself.
+    fn take_in(&mut self, now: Instant) {
+        if now >= self.take_in_at && self.closed.is_none() {
+            let away = now - self.take_in_at + TAKE_IN_EVERY;
+            let reads = (away.as_micros() / 1000).clamp(1, MAX_READS as u128) as usize;
+            self.read_available(reads);
+        }
+    }
+
     /// Read once with `timeout` (`None`: no limit) and feed the core.
     fn read_once(&mut self, timeout: Option<Duration>) {
         self.set_read_timeout(timeout);
         loop {
             let r = self.io.read(&mut self.read_buf);
             let now = Instant::now();
+            self.take_in_at = now + TAKE_IN_EVERY;
             match r {
                 Ok(0) => self.conn.handle_eof(now),
                 Ok(n) => self.conn.handle_input(now, &self.read_buf[..n]),
@@ -641,23 +697,24 @@ impl Client {
     /// server may be blocked writing to us) without waiting; if nothing
     /// has, wait for input at most one write stall.
     fn stalled_read(&mut self) {
-        if self.read_available() {
+        if self.read_available(MAX_READS) {
             return;
         }
         self.read_once(Some(self.write_stall));
         self.drain();
     }
 
-    /// Read everything that has already arrived, without waiting, and feed
-    /// the core. Returns whether anything happened (bytes, end, error).
-    fn read_available(&mut self) -> bool {
+    /// Read what has already arrived, without waiting, in at most
+    /// `max_reads` reads, and feed the core. Returns whether anything
+    /// happened (bytes, end, error).
+    fn read_available(&mut self, max_reads: usize) -> bool {
         let mut got = false;
         if self.io.tcp().set_nonblocking(true).is_ok() {
             // Until the socket is drained (a short read does not prove it
             // over TLS, which hands out one record at a time), but bounded,
             // so a server that writes faster than we decode cannot keep us
             // from writing (or grow the queue) without end.
-            for _ in 0..64 {
+            for _ in 0..max_reads {
                 match self.io.read(&mut self.read_buf) {
                     Ok(0) => {
                         self.conn.handle_eof(Instant::now());
@@ -666,6 +723,9 @@ impl Client {
                     }
                     Ok(n) => {
                         self.conn.handle_input(Instant::now(), &self.read_buf[..n]);
+                        // Queue each read's events at once: the queue's
+                        // bound, not the core's buffer, holds them.
+                        self.drain();
                         got = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -679,6 +739,7 @@ impl Client {
                 }
             }
             let _ = self.io.tcp().set_nonblocking(false);
+            self.take_in_at = Instant::now() + TAKE_IN_EVERY;
             if got {
                 self.drain();
             }
@@ -700,7 +761,7 @@ impl Client {
             self.write_out(false);
         }
         if self.closed.is_none() {
-            self.read_available();
+            self.read_available(MAX_READS);
         }
     }
 

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use amiproto::{Config, Endpoint};
 
-use crate::error::Error;
-use crate::events::Overflow;
 #[cfg(feature = "tls")]
 use crate::tls::TlsConfig;
+use crate::Error;
+use crate::Overflow;
 
 /// Where to connect and how: the core's [`Config`] plus what only a
 /// socket-owning adapter needs.

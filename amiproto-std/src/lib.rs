@@ -62,7 +62,15 @@
 //! [`Client::events`]. The queue's bound and policy are set with
 //! [`ClientConfig::events`]: [`Overflow::Lossy`] (default, 16 384) drops the
 //! oldest and reports the exact count in place with [`EventItem::Lagged`];
-//! [`Overflow::Lossless`] keeps everything.
+//! [`Overflow::Lossless`] keeps everything. Items of a list sent with
+//! [`SendOptions::stream_list`] are never dropped.
+//!
+//! Every call first takes in what the socket holds (without waiting), so
+//! the queue's policy decides what is kept, never the kernel's buffers. A
+//! program must still call in often enough: Asterisk drops a session when
+//! one of its writes makes no progress for `writetimeout` (100 ms by
+//! default), so while a busy event stream is on, call into the client (any
+//! call; `next_event(Some(Duration::ZERO))` will do) at least every 50 ms.
 //!
 //! ## One owner
 //!
@@ -81,18 +89,18 @@
 mod client;
 mod config;
 mod entropy;
-mod error;
-mod events;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
 #[cfg(feature = "types")]
 mod typed;
 
+pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
+/// Everything that can go wrong between a caller and the server (one type
+/// for both clients, from the core).
+pub use amiproto::ClientError as Error;
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
-pub use error::Error;
-pub use events::{EventItem, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;

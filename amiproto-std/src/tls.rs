@@ -7,8 +7,8 @@ use std::time::Instant;
 pub use amiproto::tls::TlsConfig;
 use rustls::pki_types::ServerName;
 
-use crate::error::Error;
 use crate::transport::{is_would_block, Transport};
+use crate::Error;
 
 /// Run the TLS handshake on `tcp` before `deadline`.
 pub(crate) fn handshake(

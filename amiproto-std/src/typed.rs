@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use amiproto::types::{ActionType, EventType};
 use amiproto::CloseReason;
 
-use crate::events::EventItem;
+use crate::EventItem;
 use crate::{Client, Error};
 
 impl Client {

@@ -442,6 +442,68 @@ fn lossy_queue_reports_the_exact_lag() {
 }
 
 #[test]
+fn streamed_list_items_are_never_dropped_by_a_lossy_queue() {
+    const ITEMS: usize = 1000;
+    const EVENTS: usize = 500;
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let list = peer.read_packet().unwrap();
+        let id = header(&list, "ActionID").unwrap();
+        let mut burst = format!(
+            "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+        );
+        for n in 0..ITEMS {
+            burst.push_str(&format!(
+                "Event: CoreShowChannel\r\nActionID: {id}\r\nN: {n}\r\n\r\n"
+            ));
+        }
+        burst.push_str(&format!(
+            "Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: {ITEMS}\r\n\r\n"
+        ));
+        // Unrelated events after the list: these may be dropped.
+        for n in 0..EVENTS {
+            burst.push_str(&event(n));
+        }
+        peer.write(burst.as_bytes());
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url).events(Overflow::Lossy { capacity: 100 })).unwrap();
+    let h = client
+        .submit_with(
+            Action::new("CoreShowChannels"),
+            amiproto::SendOptions::new().stream_list(),
+        )
+        .unwrap();
+    let list = client.wait(h).unwrap().into_list().unwrap();
+    assert!(list.items.is_empty());
+    // The events after the list have arrived too.
+    client.ping().unwrap();
+    let mut items = Vec::new();
+    let mut events = 0;
+    let mut lagged = 0;
+    while let Some(item) = client.next_event(Some(Duration::from_millis(100))).unwrap() {
+        match item {
+            EventItem::ListItem { handle, item } => {
+                assert_eq!(handle, h);
+                items.push(item.get_str("N").unwrap().parse::<usize>().unwrap());
+            }
+            EventItem::Event(_) => events += 1,
+            EventItem::Lagged(n) => lagged += n,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(items, (0..ITEMS).collect::<Vec<_>>(), "list items lost");
+    assert_eq!(events, 100);
+    assert_eq!(lagged, (EVENTS - 100) as u64);
+    assert_eq!(client.lagged_events(), lagged);
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
 fn lossless_queue_keeps_a_flood() {
     const N: usize = 100_000;
     let (url, server) = serve("?auth=plain", flood_then_pong(N));

@@ -152,10 +152,17 @@ pub enum WhileReconnecting {
 ///
 /// Attempt `n` (from 0) waits `min(max_delay, initial_delay × multiplier^n)`,
 /// shortened by a random fraction of up to `jitter` of itself. The counter
-/// restarts once a connection is logged in. Every reconnect logs in again
+/// restarts only once a connection has stayed logged in for `reset_after`
+/// (10 s by default): a server that accepts the login and drops the
+/// connection right after is retried with a growing delay, not in a tight
+/// loop, and such a short-lived connection counts as a failed attempt for
+/// `max_attempts`. Every reconnect logs in again
 /// with the same credentials and re-applies the event mask and filters set
 /// through [`crate::Client::set_event_mask`] and
-/// [`crate::Client::add_filter`]. Actions pending when a connection drops
+/// [`crate::Client::add_filter`] that the server accepted. A connection
+/// that ended with a permanent error
+/// ([`amiproto::ConnectionError::is_permanent`]: a login that can never be
+/// encoded) is not retried. Actions pending when a connection drops
 /// fail with [`amiproto::ActionError::Closed`]; they are never re-sent.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -168,9 +175,13 @@ pub struct Reconnect {
     pub multiplier: f64,
     /// Random shortening, a fraction from 0 to 1. Default 0.3.
     pub jitter: f64,
-    /// Give up after this many failed attempts in a row; `None` (default):
-    /// never.
+    /// Give up after this many failed attempts in a row (a connection that
+    /// did not stay up for `reset_after` counts as failed); `None`
+    /// (default): never.
     pub max_attempts: Option<u32>,
+    /// How long a connection must stay logged in before the attempt counter
+    /// (and so the delay) starts again from the beginning. Default 10 s.
+    pub reset_after: Duration,
     /// Actions submitted while disconnected: wait or fail fast.
     pub while_reconnecting: WhileReconnecting,
 }
@@ -183,6 +194,7 @@ impl Default for Reconnect {
             multiplier: 2.0,
             jitter: 0.3,
             max_attempts: None,
+            reset_after: Duration::from_secs(10),
             while_reconnecting: WhileReconnecting::Wait,
         }
     }
@@ -205,6 +217,13 @@ impl Reconnect {
     /// Give up after `n` failed attempts in a row.
     pub fn max_attempts(mut self, n: u32) -> Reconnect {
         self.max_attempts = Some(n);
+        self
+    }
+
+    /// Set how long a connection must stay logged in before the backoff
+    /// starts again from `initial_delay`.
+    pub fn reset_after(mut self, stable: Duration) -> Reconnect {
+        self.reset_after = stable;
         self
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, CloseReason, Connection, ConnectionError, Event,
-    EventMask, Outcome, SendError, SendOptions, State,
+    EventMask, Outcome, ResponseStatus, SendOptions, State,
 };
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -23,9 +23,9 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, info, warn};
 
 use crate::config::{ClientConfig, WhileReconnecting};
-use crate::error::Error;
 use crate::events::{Batch, EventItem, Subscriber, Subscribers};
 use crate::transport::{self, Transport};
+use crate::Error;
 use crate::{ConnectionState, Status};
 
 const READ_BUF: usize = 64 * 1024;
@@ -108,7 +108,8 @@ impl Waiters {
     }
 }
 
-/// What to remember of an action for re-applying after a reconnect.
+/// What to remember of an action for re-applying after a reconnect, once
+/// the server has accepted it.
 #[derive(Debug)]
 pub(crate) enum Remember {
     Mask(EventMask),
@@ -147,6 +148,7 @@ struct Held {
     timeout: Option<Option<Duration>>,
     deadline: Option<Instant>,
     reply: Reply,
+    remember: Option<Box<Remember>>,
 }
 
 pub(crate) type ReadyTx = oneshot::Sender<Result<Option<AmiVersion>, Error>>;
@@ -165,11 +167,21 @@ pub(crate) struct Driver {
     done: Vec<(OutcomeTx, Result<Outcome, ActionError>)>,
     held: VecDeque<Held>,
     generation: u32,
+    /// Reconnect attempts since a connection last stayed up long enough.
     attempt: u32,
+    /// When the current (or last) connection logged in.
+    ready_at: Option<Instant>,
+    /// The event mask for the next login: the configured one, or the last
+    /// one the server accepted through [`crate::Client::set_event_mask`].
     mask: EventMask,
+    /// Filters the server accepted, re-applied after every login.
     filters: Vec<String>,
+    /// Mask and filter changes sent and not answered yet.
+    unconfirmed: Vec<(ActionHandle, Remember)>,
     shutdown_at: Option<Instant>,
     ready_tx: Option<ReadyTx>,
+    /// Why the last connection ended.
+    last_close: Option<CloseReason>,
     rng: u64,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Connector>,
@@ -221,9 +233,12 @@ impl Driver {
             held: VecDeque::new(),
             generation: 0,
             attempt: 0,
+            ready_at: None,
             filters: Vec::new(),
+            unconfirmed: Vec::new(),
             shutdown_at: None,
             ready_tx: Some(ready_tx),
+            last_close: None,
             rng: seed,
             #[cfg(feature = "tls")]
             tls: None,
@@ -294,18 +309,21 @@ impl Driver {
                 let reason = self.run_session(t, conn).await;
                 let r = reason.clone();
                 self.status.send_modify(|s| s.last_close = Some(r));
+                self.last_close = Some(reason.clone());
                 let initial = self.ready_tx.is_some();
                 if let Some(tx) = self.ready_tx.take() {
                     let err = match &reason {
                         CloseReason::Error(e) => Error::Connection(e.clone()),
-                        _ => Error::Closed,
+                        other => Error::Closed(other.clone()),
                     };
                     let _ = tx.send(Err(err));
                 }
+                self.unconfirmed.clear();
+                self.settle_backoff();
                 let again = !initial
                     && !self.rx_closed
                     && self.config.reconnect.is_some()
-                    && !reason.is_logoff();
+                    && retries(&reason);
                 if !again {
                     debug!(%reason, "connection closed");
                     break;
@@ -348,19 +366,36 @@ impl Driver {
         self.finish();
     }
 
+    /// A connection ended: start the backoff again only if it stayed logged
+    /// in for the policy's `reset_after`.
+    fn settle_backoff(&mut self) {
+        let Some(since) = self.ready_at.take() else {
+            return;
+        };
+        let stable = self.config.reconnect.as_ref().map(|r| r.reset_after);
+        if stable.is_some_and(|d| since.elapsed() >= d) {
+            self.attempt = 0;
+        }
+    }
+
     fn finish(&mut self) {
+        let reason = self
+            .last_close
+            .clone()
+            .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
+        let closed = || Error::Closed(reason.clone());
         for held in std::mem::take(&mut self.held) {
-            reply_err(held.reply, Error::Closed);
+            reply_err(held.reply, closed());
         }
         for tx in self.waiters.drain() {
-            let _ = tx.send(Err(Error::Closed));
+            let _ = tx.send(Err(closed()));
         }
         self.subs.close();
         self.set_state(ConnectionState::Closed, None);
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             if let Cmd::Send { reply, .. } = cmd {
-                reply_err(reply, Error::Closed);
+                reply_err(reply, closed());
             }
         }
         debug!("driver finished");
@@ -435,7 +470,6 @@ impl Driver {
                 reply,
                 remember,
             } => {
-                self.remember(remember);
                 let mode = self
                     .config
                     .reconnect
@@ -453,6 +487,7 @@ impl Driver {
                     timeout,
                     deadline,
                     reply,
+                    remember,
                 });
             }
             Cmd::Cancel(id) => self.held.retain(|h| h.id != id),
@@ -460,16 +495,32 @@ impl Driver {
         }
     }
 
-    fn remember(&mut self, remember: Option<Box<Remember>>) {
-        match remember.map(|r| *r) {
-            Some(Remember::Mask(m)) => self.mask = m,
-            Some(Remember::Filter(f)) => self.filters.push(f),
-            None => {}
+    /// A mask or filter change finished: keep it for later logins only if
+    /// the server accepted it (an action refused by the encoder never gets
+    /// here; one refused by the server must not poison every reconnect).
+    fn confirm(&mut self, handle: ActionHandle, result: &Result<Outcome, ActionError>) {
+        let Some(at) = self.unconfirmed.iter().position(|(h, _)| *h == handle) else {
+            return;
+        };
+        let (_, change) = self.unconfirmed.swap_remove(at);
+        let accepted = matches!(
+            result,
+            Ok(Outcome::Response(p)) if p.response_status() == Some(ResponseStatus::Success)
+        );
+        if !accepted {
+            return;
+        }
+        match change {
+            Remember::Mask(m) => self.mask = m,
+            Remember::Filter(f) => self.filters.push(f),
         }
     }
 
     // ----- connected ------------------------------------------------------------
 
+    /// Hand an action to the core; a mask or filter change is kept aside
+    /// until the server answers it.
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
         conn: &mut Connection,
@@ -477,6 +528,7 @@ impl Driver {
         action: Action,
         timeout: Option<Option<Duration>>,
         reply: Reply,
+        remember: Option<Box<Remember>>,
         now: std::time::Instant,
     ) {
         let mut opts = SendOptions::new();
@@ -493,12 +545,14 @@ impl Driver {
             Ok(handle) => match reply {
                 Reply::Outcome(tx) => {
                     self.waiters.insert(id, handle, tx);
+                    if let Some(r) = remember {
+                        self.unconfirmed.push((handle, *r));
+                    }
                 }
                 Reply::Accepted(tx) => {
                     let _ = tx.send(Ok(()));
                 }
             },
-            Err(SendError::Closed) => reply_err(reply, Error::Closed),
             Err(e) => reply_err(reply, Error::Send(e)),
         }
     }
@@ -513,7 +567,15 @@ impl Driver {
                 Some(at) => Some(Some(at.saturating_duration_since(tnow))),
                 None => held.timeout,
             };
-            self.submit(conn, held.id, held.action, timeout, held.reply, now);
+            self.submit(
+                conn,
+                held.id,
+                held.action,
+                timeout,
+                held.reply,
+                held.remember,
+                now,
+            );
         }
     }
 
@@ -533,12 +595,12 @@ impl Driver {
                 reply,
                 remember,
             } => {
-                self.remember(remember);
-                self.submit(conn, id, action, timeout, reply, now);
+                self.submit(conn, id, action, timeout, reply, remember, now);
             }
             Cmd::Cancel(id) => {
                 if let Some(handle) = self.waiters.cancel(id) {
                     conn.cancel(handle, now);
+                    self.unconfirmed.retain(|(h, _)| *h != handle);
                     debug!(seq = handle.seq(), "action cancelled");
                 } else {
                     self.held.retain(|h| h.id != id);
@@ -574,6 +636,9 @@ impl Driver {
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::Done { handle, result } => {
+                    if !self.unconfirmed.is_empty() {
+                        self.confirm(handle, &result);
+                    }
                     if let Some(tx) = self.waiters.take(handle) {
                         self.done.push((tx, result));
                     }
@@ -595,7 +660,7 @@ impl Driver {
                 }
                 Event::Ready => {
                     info!(generation = self.generation, "logged in");
-                    self.attempt = 0;
+                    self.ready_at = Some(Instant::now());
                     self.set_state(ConnectionState::Ready, None);
                     if let Some(tx) = self.ready_tx.take() {
                         let _ = tx.send(Ok(conn.version()));
@@ -788,6 +853,17 @@ impl Driver {
     }
 }
 
+/// Whether a connection that ended for `reason` is worth re-establishing:
+/// not after a logoff (answered or timed out), nor when no login could ever
+/// succeed.
+fn retries(reason: &CloseReason) -> bool {
+    match reason {
+        _ if reason.is_logoff() => false,
+        CloseReason::Error(e) => !e.is_permanent(),
+        _ => true,
+    }
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365)
 }
@@ -819,6 +895,22 @@ mod tests {
 
     fn waiter() -> (OutcomeTx, oneshot::Receiver<Result<Outcome, Error>>) {
         oneshot::channel()
+    }
+
+    #[test]
+    fn permanent_errors_and_logoffs_are_not_retried() {
+        let unencodable = ConnectionError::LoginUnencodable(amiproto::EncodeError::EmptyActionName);
+        assert!(!retries(&CloseReason::Error(unencodable)));
+        assert!(!retries(&CloseReason::LoggedOff));
+        assert!(!retries(&CloseReason::Error(
+            ConnectionError::LogoffTimeout
+        )));
+        assert!(retries(&CloseReason::Error(ConnectionError::PeerClosed {
+            mid_packet: false
+        })));
+        assert!(retries(&CloseReason::Error(ConnectionError::AuthFailed {
+            message: "Authentication failed".into()
+        })));
     }
 
     #[test]

@@ -2,46 +2,31 @@
 //!
 //! The driver never waits for a subscriber. Each read's events are pushed to
 //! every matching subscriber's queue under one short lock, and the
-//! subscriber's task is woken once. A bounded (lossy) queue drops its oldest
-//! entries when full and counts them; the stream reports the count as
-//! [`EventItem::Lagged`] exactly where the gap is. An unbounded (lossless)
-//! queue keeps everything.
+//! subscriber's task is woken once. The queue is the core's
+//! [`amiproto::EventQueue`]: a bounded (lossy) one drops its oldest events
+//! when full and the stream reports the exact count as
+//! [`EventItem::Lagged`] where the gap is; reconnect markers are never
+//! dropped; an unbounded (lossless) one keeps everything. This module only
+//! adds the waking.
+//!
+//! The reader takes waiting items in batches, so that it locks once per
+//! batch rather than once per item. A lossy reader's batch is at most a
+//! sixteenth of its capacity (at most 256), and counts toward the
+//! capacity: queue and batch together hold at most `capacity` events. The
+//! events of a batch already taken are not dropped; the oldest of the
+//! others are.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use amiproto::{DecodeError, Packet};
+use amiproto::{EventQueue, Packet};
 
-/// Default capacity of [`Overflow::Lossy`] subscribers made by
-/// [`crate::Client::events`] and [`crate::Client::events_matching`].
-pub const DEFAULT_CAPACITY: usize = 16 * 1024;
-
-/// What a subscriber's queue does when its reader falls behind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overflow {
-    /// Keep at most `capacity` waiting events; beyond it drop the oldest and
-    /// report how many with an [`EventItem::Lagged`] (never silently).
-    Lossy {
-        /// Most events waiting (at least 1).
-        capacity: usize,
-    },
-    /// Keep every event: memory grows while the reader is slow (see
-    /// [`EventStream::len`]).
-    Lossless,
-}
-
-impl Default for Overflow {
-    fn default() -> Overflow {
-        Overflow::Lossy {
-            capacity: DEFAULT_CAPACITY,
-        }
-    }
-}
+pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
 
 /// Which packets a subscriber wants.
 ///
@@ -111,57 +96,27 @@ impl From<&str> for EventFilter {
     }
 }
 
-/// One item of an [`EventStream`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EventItem {
-    /// A packet no action claimed: a server event (`Event:` header) or, rarely,
-    /// a response whose `ActionID` matches nothing.
-    Event(Packet),
-    /// This many events were dropped here because the (lossy) subscriber
-    /// fell behind.
-    Lagged(u64),
-    /// An unclaimed packet broke a decoder limit and was skipped (only for
-    /// unfiltered subscribers).
-    Skipped(DecodeError),
-    /// The connection was lost and re-established: events the server sent to
-    /// nobody in between are missing (re-read any state you track).
-    Reconnected {
-        /// The new connection's generation.
-        generation: u32,
-    },
-}
-
-impl EventItem {
-    /// The packet, if this is an event.
-    pub fn into_event(self) -> Option<Packet> {
-        match self {
-            EventItem::Event(p) => Some(p),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug)]
-struct Queue {
-    items: VecDeque<EventItem>,
-    /// Dropped since the reader last looked.
-    lagged: u64,
+struct Inner {
+    queue: EventQueue,
     closed: bool,
     waker: Option<Waker>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    queue: Mutex<Queue>,
-    capacity: Option<usize>,
+    inner: Mutex<Inner>,
+    /// Events of the batch the reader has taken and not handed out yet
+    /// (lossy subscribers only), counted toward the capacity.
+    held: AtomicUsize,
+    lossy: bool,
     alive: AtomicBool,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // The queue holds no invariant a panic could break.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -172,23 +127,26 @@ pub(crate) struct Subscriber {
     filter: Option<EventFilter>,
 }
 
+/// Largest batch a lossy reader takes at once.
+const MAX_LOSSY_BATCH: usize = 256;
+
 /// Make a subscriber pair.
 pub(crate) fn subscriber(
     filter: Option<EventFilter>,
     overflow: Overflow,
 ) -> (Subscriber, EventStream) {
-    let capacity = match overflow {
-        Overflow::Lossy { capacity } => Some(capacity.max(1)),
-        Overflow::Lossless => None,
+    let batch = match overflow.capacity() {
+        Some(capacity) => (capacity / 16).clamp(1, MAX_LOSSY_BATCH),
+        None => usize::MAX,
     };
     let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue {
-            items: VecDeque::new(),
-            lagged: 0,
+        inner: Mutex::new(Inner {
+            queue: EventQueue::new(overflow),
             closed: false,
             waker: None,
         }),
-        capacity,
+        held: AtomicUsize::new(0),
+        lossy: overflow.capacity().is_some(),
         alive: AtomicBool::new(true),
     });
     let sub = Subscriber {
@@ -198,6 +156,8 @@ pub(crate) fn subscriber(
     let stream = EventStream {
         shared,
         local: VecDeque::new(),
+        local_events: 0,
+        batch,
         lagged_total: 0,
         done: false,
     };
@@ -232,7 +192,7 @@ impl Subscribers {
     }
 
     /// Hand out a batch. Every item goes to every subscriber whose filter
-    /// takes it; gap markers go to all.
+    /// takes it; markers go to all.
     pub(crate) fn dispatch(&mut self, batch: &mut Batch) {
         if batch.items.is_empty() {
             return;
@@ -242,21 +202,25 @@ impl Subscribers {
         for (i, sub) in self.subs.iter().enumerate() {
             let last = i + 1 == n;
             let mut q = sub.shared.lock();
-            let before = q.items.len() as u64 + q.lagged;
+            if sub.shared.lossy {
+                q.queue.set_held(sub.shared.held.load(Ordering::Relaxed));
+            }
+            let mut grew = false;
             if last {
                 for item in batch.items.drain(..) {
                     if sub.wants(&item) {
-                        push(&mut q, sub.shared.capacity, item);
+                        q.queue.push(item);
+                        grew = true;
                     }
                 }
             } else {
                 for item in &batch.items {
                     if sub.wants(item) {
-                        push(&mut q, sub.shared.capacity, item.clone());
+                        q.queue.push(item.clone());
+                        grew = true;
                     }
                 }
             }
-            let grew = q.items.len() as u64 + q.lagged != before;
             let waker = if grew { q.waker.take() } else { None };
             drop(q);
             if let Some(w) = waker {
@@ -284,24 +248,20 @@ impl Subscriber {
     fn wants(&self, item: &EventItem) -> bool {
         match (item, &self.filter) {
             (EventItem::Event(p), Some(f)) => f.matches(p),
+            (EventItem::ListItem { item, .. }, Some(f)) => f.matches(item),
             (EventItem::Skipped(_), Some(_)) => false,
             _ => true,
         }
     }
 }
 
-fn push(q: &mut Queue, capacity: Option<usize>, item: EventItem) {
-    if let Some(cap) = capacity {
-        if q.items.len() >= cap {
-            q.items.pop_front();
-            q.lagged += 1;
-        }
-    }
-    q.items.push_back(item);
-}
-
 /// A stream of events for one subscriber; see [`Overflow`] for what happens
 /// when it is read slowly.
+///
+/// A lossy stream holds at most its capacity in events (the batch its
+/// reader has taken included); [`EventItem::Lagged`] counts the events
+/// dropped, exactly where they were, and [`EventItem::Reconnected`] is
+/// never dropped. A filtered stream gets no [`EventItem::Skipped`].
 ///
 /// It implements [`futures_core::Stream`]; [`EventStream::recv`] does the
 /// same without a stream-extension crate. It ends (yields `None`) once the
@@ -310,7 +270,12 @@ fn push(q: &mut Queue, capacity: Option<usize>, item: EventItem) {
 #[derive(Debug)]
 pub struct EventStream {
     shared: Arc<Shared>,
+    /// The batch taken from the shared queue, in order.
     local: VecDeque<EventItem>,
+    /// Droppable items in `local` (lossy streams only).
+    local_events: usize,
+    /// Most items taken at once.
+    batch: usize,
     lagged_total: u64,
     done: bool,
 }
@@ -334,24 +299,40 @@ impl EventStream {
 
     /// The next item if one is ready now.
     pub fn try_recv(&mut self) -> Option<EventItem> {
-        if let Some(item) = self.local.pop_front() {
+        if let Some(item) = self.next_local() {
             return Some(item);
         }
         let mut q = self.shared.lock();
-        refill(&mut self.local, &mut self.lagged_total, &mut q)
+        refill(
+            &self.shared,
+            &mut q,
+            &mut self.local,
+            &mut self.local_events,
+            self.batch,
+        );
+        drop(q);
+        self.next_local()
     }
 
     /// Poll for the next item.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
-        if let Some(item) = self.local.pop_front() {
+        if let Some(item) = self.next_local() {
             return Poll::Ready(Some(item));
         }
         if self.done {
             return Poll::Ready(None);
         }
         let mut q = self.shared.lock();
-        if let Some(item) = refill(&mut self.local, &mut self.lagged_total, &mut q) {
-            return Poll::Ready(Some(item));
+        refill(
+            &self.shared,
+            &mut q,
+            &mut self.local,
+            &mut self.local_events,
+            self.batch,
+        );
+        if !self.local.is_empty() {
+            drop(q);
+            return Poll::Ready(self.next_local());
         }
         if q.closed {
             drop(q);
@@ -365,10 +346,24 @@ impl EventStream {
         Poll::Pending
     }
 
+    /// The next item of the batch already taken.
+    #[inline]
+    fn next_local(&mut self) -> Option<EventItem> {
+        let item = self.local.pop_front()?;
+        if self.shared.lossy && item.is_droppable() {
+            self.local_events -= 1;
+            self.shared.held.store(self.local_events, Ordering::Relaxed);
+        }
+        if let EventItem::Lagged(n) = item {
+            self.lagged_total += n;
+        }
+        Some(item)
+    }
+
     /// Items waiting (read by neither [`EventStream::recv`] nor dropped): the
     /// queue depth of a lossless subscriber.
     pub fn len(&self) -> usize {
-        self.local.len() + self.shared.lock().items.len()
+        self.local.len() + self.shared.lock().queue.len()
     }
 
     /// Whether nothing is waiting.
@@ -392,20 +387,21 @@ impl EventStream {
     }
 }
 
-/// Take what the driver queued: the lag report first (the dropped events are
-/// older than everything still queued), then the queue.
+/// Take the reader's next batch from the shared queue (only with `local`
+/// empty); a lossy queue counts it as held.
 fn refill(
+    shared: &Shared,
+    q: &mut Inner,
     local: &mut VecDeque<EventItem>,
-    lagged_total: &mut u64,
-    q: &mut Queue,
-) -> Option<EventItem> {
-    std::mem::swap(local, &mut q.items);
-    if q.lagged > 0 {
-        let n = std::mem::take(&mut q.lagged);
-        *lagged_total += n;
-        return Some(EventItem::Lagged(n));
+    local_events: &mut usize,
+    batch: usize,
+) {
+    let events = q.queue.drain_into(local, batch);
+    if shared.lossy {
+        *local_events = events;
+        shared.held.store(events, Ordering::Relaxed);
+        q.queue.set_held(events);
     }
-    local.pop_front()
 }
 
 impl futures_core::Stream for EventStream {
@@ -450,16 +446,60 @@ mod tests {
         let mut batch = Batch::default();
         batch.items.extend((0..2).map(ev));
         subs.dispatch(&mut batch);
-        // Reader takes 0 (and 1 moves to its local buffer).
         assert_eq!(n_of(&stream.try_recv().unwrap()), 0);
         batch.items.extend((2..10).map(ev));
         subs.dispatch(&mut batch);
-        // 1 was already local; of 2..10 only the last 3 remain: 5 dropped.
-        assert_eq!(n_of(&stream.try_recv().unwrap()), 1);
-        assert_eq!(stream.try_recv(), Some(EventItem::Lagged(5)));
+        // Of 1..10 only the last 3 remain: 6 dropped.
+        assert_eq!(stream.len(), 3);
+        assert_eq!(stream.try_recv(), Some(EventItem::Lagged(6)));
         let rest: Vec<_> = std::iter::from_fn(|| stream.try_recv()).collect();
         assert_eq!(rest.iter().map(n_of).collect::<Vec<_>>(), [7, 8, 9]);
-        assert_eq!(stream.lagged_total(), 5);
+        assert_eq!(stream.lagged_total(), 6);
+    }
+
+    #[test]
+    fn lossy_batch_counts_toward_the_capacity() {
+        let mut subs = Subscribers::default();
+        let (sub, mut stream) = subscriber(None, Overflow::Lossy { capacity: 32 });
+        subs.add(sub);
+        let mut batch = Batch::default();
+        batch.items.extend((0..4).map(ev));
+        subs.dispatch(&mut batch);
+        // The reader takes a batch of two and hands out the first.
+        assert_eq!(n_of(&stream.try_recv().unwrap()), 0);
+        batch.items.extend((4..100).map(ev));
+        subs.dispatch(&mut batch);
+        // One held by the reader, 31 in the queue: never more than 32.
+        assert_eq!(stream.len(), 32);
+        assert_eq!(n_of(&stream.try_recv().unwrap()), 1);
+        assert_eq!(stream.try_recv(), Some(EventItem::Lagged(67)));
+        let rest: Vec<_> = std::iter::from_fn(|| stream.try_recv()).collect();
+        assert_eq!(
+            rest.iter().map(n_of).collect::<Vec<_>>(),
+            (69..100).collect::<Vec<_>>()
+        );
+        assert_eq!(stream.lagged_total(), 67);
+    }
+
+    #[test]
+    fn reconnect_marker_survives_a_full_lossy_queue() {
+        let mut subs = Subscribers::default();
+        let (sub, mut stream) = subscriber(None, Overflow::Lossy { capacity: 4 });
+        subs.add(sub);
+        let mut batch = Batch::default();
+        batch.items.extend((0..4).map(ev));
+        batch.items.push(EventItem::Reconnected { generation: 1 });
+        batch.items.extend((4..50).map(ev));
+        subs.dispatch(&mut batch);
+        let all: Vec<_> = std::iter::from_fn(|| stream.try_recv()).collect();
+        assert_eq!(all[0], EventItem::Lagged(4));
+        assert_eq!(all[1], EventItem::Reconnected { generation: 1 });
+        assert_eq!(all[2], EventItem::Lagged(42));
+        assert_eq!(
+            all[3..].iter().map(n_of).collect::<Vec<_>>(),
+            [46, 47, 48, 49]
+        );
+        assert_eq!(stream.lagged_total(), 46);
     }
 
     #[test]

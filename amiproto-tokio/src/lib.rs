@@ -34,7 +34,6 @@
 mod config;
 mod driver;
 mod entropy;
-mod error;
 mod events;
 #[cfg(feature = "tls")]
 mod tls;
@@ -50,14 +49,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use amiproto::{
-    Action, AmiVersion, CommandOutput, EventMask, ListOutcome, OriginateOutcome, Outcome,
+    Action, AmiVersion, CloseReason, CommandOutput, ConnectionError, EventMask, ListOutcome,
+    OriginateOutcome, Outcome,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
 pub use amiproto;
+/// Everything that can go wrong between a caller and the server (one type
+/// for both clients, from the core).
+pub use amiproto::ClientError as Error;
 pub use config::{ClientConfig, Reconnect, WhileReconnecting};
-pub use error::Error;
 pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
@@ -153,7 +155,7 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
                 tracing::warn!(error = %e, "login failed");
                 Err(e)
             }
-            Err(_) => Err(Error::Closed),
+            Err(_) => Err(client.closed_error()),
         }
     }
     .instrument(span)
@@ -179,7 +181,7 @@ pub struct Client {
 
 /// Sends a cancel when a pending call's future is dropped.
 struct CancelOnDrop<'a> {
-    tx: &'a mpsc::UnboundedSender<Cmd>,
+    client: &'a Client,
     id: u64,
     armed: bool,
 }
@@ -187,7 +189,7 @@ struct CancelOnDrop<'a> {
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.tx.send(Cmd::Cancel(self.id));
+            let _ = self.client.tx.send(Cmd::Cancel(self.id));
         }
     }
 }
@@ -201,7 +203,7 @@ impl Drop for CancelOnDrop<'_> {
 pub struct ActionFuture<'a> {
     /// `None`: the driver had ended when the call was made.
     rx: Option<oneshot::Receiver<Result<Outcome, Error>>>,
-    guard: Option<CancelOnDrop<'a>>,
+    guard: CancelOnDrop<'a>,
 }
 
 impl std::fmt::Debug for ActionFuture<'_> {
@@ -216,19 +218,26 @@ impl Future for ActionFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let Some(rx) = &mut this.rx else {
-            return Poll::Ready(Err(Error::Closed));
+            return Poll::Ready(Err(this.guard.client.closed_error()));
         };
         let r = std::task::ready!(Pin::new(rx).poll(cx));
-        if let Some(g) = &mut this.guard {
-            g.armed = false;
-        }
-        Poll::Ready(r.unwrap_or(Err(Error::Closed)))
+        this.guard.armed = false;
+        Poll::Ready(match r {
+            Ok(outcome) => outcome,
+            Err(_) => Err(this.guard.client.closed_error()),
+        })
     }
 }
 
 impl Client {
     fn id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// [`Error::Closed`] with why the last connection ended.
+    fn closed_error(&self) -> Error {
+        let reason = self.status.borrow().last_close.clone();
+        Error::Closed(reason.unwrap_or(CloseReason::Error(ConnectionError::Aborted)))
     }
 
     fn call(
@@ -246,19 +255,14 @@ impl Client {
             reply: Reply::Outcome(tx),
             remember,
         };
-        if self.tx.send(cmd).is_err() {
-            return ActionFuture {
-                rx: None,
-                guard: None,
-            };
-        }
+        let sent = self.tx.send(cmd).is_ok();
         ActionFuture {
-            rx: Some(rx),
-            guard: Some(CancelOnDrop {
-                tx: &self.tx,
+            rx: sent.then_some(rx),
+            guard: CancelOnDrop {
+                client: self,
                 id,
-                armed: true,
-            }),
+                armed: sent,
+            },
         }
     }
 
@@ -290,8 +294,11 @@ impl Client {
             reply: Reply::Accepted(tx),
             remember: None,
         };
-        self.tx.send(cmd).map_err(|_| Error::Closed)?;
-        rx.await.unwrap_or(Err(Error::Closed))
+        self.tx.send(cmd).map_err(|_| self.closed_error())?;
+        match rx.await {
+            Ok(accepted) => accepted,
+            Err(_) => Err(self.closed_error()),
+        }
     }
 
     /// `Ping`; returns the round-trip time.
@@ -360,16 +367,19 @@ impl Client {
         r.map(|_| ())
     }
 
-    /// Change the event mask (`Events` action); it is re-applied on every
-    /// reconnect.
+    /// Change the event mask (`Events` action). Once the server has
+    /// accepted it (`Response: Success`), every later login asks for it; a
+    /// mask the server or the encoder refuses is not remembered.
     pub async fn set_event_mask(&self, mask: EventMask) -> Result<Outcome, Error> {
         let action = Action::events(&mask);
         self.call(action, None, Some(Box::new(Remember::Mask(mask))))
             .await
     }
 
-    /// Add a server-side event filter (`Filter` action, `Operation: Add`);
-    /// it is re-applied on every reconnect.
+    /// Add a server-side event filter (`Filter` action, `Operation: Add`).
+    /// Once the server has accepted it (`Response: Success`), it is
+    /// re-applied after every reconnect; a filter the server or the encoder
+    /// refuses is not remembered.
     pub async fn add_filter(&self, filter: &str) -> Result<Outcome, Error> {
         let action = Action::filter_add(filter.to_owned());
         self.call(
@@ -426,17 +436,18 @@ impl Client {
     }
 
     /// Wait until the client is logged in (again), or closed (then
-    /// [`Error::Closed`]).
+    /// [`Error::Closed`] with the reason).
     pub async fn ready(&self) -> Result<(), Error> {
         let mut w = self.status.clone();
-        let s = w
+        let ready = w
             .wait_for(|s| matches!(s.state, ConnectionState::Ready | ConnectionState::Closed))
             .await
-            .map_err(|_| Error::Closed)?;
-        if s.state == ConnectionState::Ready {
+            .map(|s| s.state == ConnectionState::Ready)
+            .unwrap_or(false);
+        if ready {
             Ok(())
         } else {
-            Err(Error::Closed)
+            Err(self.closed_error())
         }
     }
 

@@ -7,7 +7,7 @@ pub use amiproto::tls::TlsConfig;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::error::Error;
+use crate::Error;
 
 /// A ready TLS connector (built once, reused across reconnects).
 #[derive(Clone)]

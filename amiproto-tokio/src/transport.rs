@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::ClientConfig;
-use crate::error::Error;
+use crate::Error;
 
 /// A connected byte stream.
 #[derive(Debug)]

@@ -67,6 +67,28 @@ async fn login_plain_md5_and_failure() {
 }
 
 #[tokio::test]
+async fn unencodable_login_is_fatal_and_typed() {
+    let sim = sim().await;
+    let config = ClientConfig::new("127.0.0.1", sim.addr().port(), "ad\r\nmin", "amp111")
+        .reconnect(Reconnect::default());
+    let err = timeout(T, connect(config)).await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Connection(amiproto::ConnectionError::LoginUnencodable(_))
+        ),
+        "{err:?}"
+    );
+    assert!(err.connection_error().unwrap().is_permanent());
+    // Nothing of it reached the server.
+    assert!(sim
+        .received()
+        .iter()
+        .all(|p| !p.action().is_some_and(|a| a.eq_ignore_case("Login"))));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn refused_connection_is_typed() {
     let sim = sim().await;
     let url = sim.url();
@@ -309,7 +331,15 @@ async fn keepalive_detects_a_silent_server() {
         ))
     );
     let err = client.ping().await.unwrap_err();
-    assert!(matches!(err, Error::Closed), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Closed(CloseReason::Error(
+                amiproto::ConnectionError::KeepaliveTimeout
+            ))
+        ),
+        "{err:?}"
+    );
     sim.shutdown().await;
 }
 

@@ -187,6 +187,11 @@ pub enum ConnectionError {
         /// The server's `Message` (e.g. `Authentication failed`).
         message: String,
     },
+    /// The login cannot be encoded (a username, secret or event mask with a
+    /// byte no AMI line can carry, or a line longer than the server
+    /// accepts): no server can ever accept it, so retrying is pointless.
+    #[error("the login cannot be encoded: {0}")]
+    LoginUnencodable(EncodeError),
     /// The server refused the MD5 challenge and plaintext login is not
     /// allowed ([`crate::AuthMethod::Md5`], the default).
     #[error("server refused the MD5 challenge ({message}) and plaintext login is disabled")]
@@ -213,6 +218,14 @@ pub enum ConnectionError {
     /// Closed locally without logging off.
     #[error("connection closed locally")]
     Aborted,
+}
+
+impl ConnectionError {
+    /// Whether connecting again with the same settings can never succeed
+    /// (a reconnect loop must stop): [`ConnectionError::LoginUnencodable`].
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, ConnectionError::LoginUnencodable(_))
+    }
 }
 
 /// How a connection ended.

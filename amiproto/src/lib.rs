@@ -15,6 +15,9 @@
 //! - [`Connection`]: the client state machine (banner, login, ActionID
 //!   matching, lists, timeouts, keepalive, logoff), driven by bytes and
 //!   times the caller passes in; see [`connection`] for the run loop.
+//! - What the socket-owning clients share: the [`EventQueue`] that holds
+//!   events for a reader under its [`Overflow`] policy (exact lag counts,
+//!   markers never dropped), and their error type, [`ClientError`].
 //! - `types` (feature `types`): typed actions and events generated from
 //!   Asterisk's own documentation, views over [`Packet`] built only when
 //!   asked.
@@ -36,10 +39,12 @@
 #![warn(missing_docs)]
 
 pub mod action;
+mod client_error;
 pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod packet;
+pub mod queue;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod serde;
@@ -52,9 +57,11 @@ pub mod variable;
 pub mod version;
 
 pub use action::{Action, EventMask};
+pub use client_error::ClientError;
 pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
+pub use queue::{EventItem, EventQueue, Overflow};
 pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;

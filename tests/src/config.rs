@@ -106,9 +106,12 @@ pub struct Faults {
     /// Wait this long before answering each action.
     pub response_delay: Option<Duration>,
     /// Asterisk's write timeout (`writetimeout`, 100 ms by default in
-    /// `manager.conf`): a session whose client does not take a write within
-    /// this time is dropped, possibly mid-packet. `None` (the default): wait
-    /// forever, so paused-time tests cannot trip it.
+    /// `manager.conf`), applied as Asterisk applies it: per message (event
+    /// or response), from the moment that message's write starts. A session
+    /// whose client takes no complete message within this time is dropped,
+    /// possibly mid-packet; a slow client that keeps reading is not, however
+    /// long a flood lasts. `None` (the default): wait forever, so
+    /// paused-time tests cannot trip it.
     pub write_timeout: Option<Duration>,
     /// Accept connections and close them at once, before the banner (what
     /// Asterisk does over its unauthenticated-session limit).

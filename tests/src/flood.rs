@@ -7,6 +7,7 @@ use amiproto::Packet;
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
+use crate::server::Msgs;
 use crate::wire::packet_from;
 
 /// Events per pre-encoded batch.
@@ -77,6 +78,8 @@ pub(crate) struct Flooding {
     sent: u64,
     start: Instant,
     scratch: BytesMut,
+    /// Where each event of the last chunk ends (cycled events only).
+    ends: Vec<usize>,
 }
 
 impl Flooding {
@@ -87,6 +90,7 @@ impl Flooding {
             job,
             sent: 0,
             start: Instant::now(),
+            ends: Vec::new(),
         }
     }
 
@@ -95,6 +99,15 @@ impl Flooding {
         let rate = self.job.rate?;
         let nanos = (u128::from(self.sent) * 1_000_000_000 / u128::from(rate)) as u64;
         Some(self.start + std::time::Duration::from_nanos(nanos))
+    }
+
+    /// Where the events of the last chunk end (for the write timeout,
+    /// which applies per event).
+    pub(crate) fn msgs(&self) -> Msgs<'_> {
+        match self.job.events {
+            Some(_) => Msgs::Ends(&self.ends),
+            None => Msgs::Each(event_len()),
+        }
     }
 
     /// Whether every event was handed out.
@@ -120,9 +133,11 @@ impl Flooding {
                 self.sent = self.job.count;
                 return None;
             }
+            self.ends.clear();
             for i in 0..n {
                 let e = &events[((self.sent + i) % events.len() as u64) as usize];
                 self.scratch.extend_from_slice(e);
+                self.ends.push(self.scratch.len());
             }
             self.sent += n;
             return Some(self.scratch.split().freeze());

@@ -78,8 +78,8 @@
 //! - load and faults: [`Simulator::flood`] (generated, numbered events in
 //!   pre-encoded batches), [`Simulator::flood_from_capture`], [`Replay`] of
 //!   a capture in chunks, [`Faults`] (cut after N bytes, stall, delayed
-//!   answers, write timeout, close before banner), [`Simulator::push_raw`]
-//!   (garbage, oversized packets), [`Simulator::restart`],
+//!   answers, Asterisk's per-message write timeout, close before banner),
+//!   [`Simulator::push_raw`] (garbage, oversized packets), [`Simulator::restart`],
 //!   [`Simulator::stop_listening`], [`Simulator::drop_clients`]; TLS with a
 //!   self-signed certificate (feature `tls`).
 //!

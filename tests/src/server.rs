@@ -284,6 +284,7 @@ where
                 if !put(
                     &mut wr,
                     &replay.bytes[..banner],
+                    Msgs::Ends(&[]),
                     &mut written,
                     &shared.faults(),
                 )
@@ -304,7 +305,9 @@ where
                     tokio::time::sleep(p).await;
                 }
             }
-            if !put(&mut wr, piece, &mut written, &shared.faults()).await {
+            // A capture's piece is written as one message.
+            let msgs = Msgs::Ends(&[]);
+            if !put(&mut wr, piece, msgs, &mut written, &shared.faults()).await {
                 return false;
             }
         }
@@ -357,8 +360,38 @@ fn rename_action_id(bytes: &[u8], from: &[u8], to: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// Write `data` under the faults; `false` when the connection must end.
-async fn put<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8], written: &mut u64, f: &Faults) -> bool {
+/// Where the messages (events, responses) of a run of bytes end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Msgs<'a> {
+    /// Every message is this long.
+    Each(usize),
+    /// The end offset of each message, in order.
+    Ends(&'a [usize]),
+}
+
+impl Msgs<'_> {
+    /// The end of the message that holds byte `pos` (at most `len`).
+    fn end_after(&self, pos: usize, len: usize) -> usize {
+        let end = match *self {
+            Msgs::Each(n) => (pos / n.max(1) + 1) * n.max(1),
+            Msgs::Ends(ends) => {
+                let i = ends.partition_point(|&e| e <= pos);
+                ends.get(i).copied().unwrap_or(len)
+            }
+        };
+        end.min(len)
+    }
+}
+
+/// Write `data`, a run of messages, under the faults; `false` when the
+/// connection must end.
+async fn put<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    data: &[u8],
+    msgs: Msgs<'_>,
+    written: &mut u64,
+    f: &Faults,
+) -> bool {
     let mut data = data;
     let mut cut = false;
     if let Some(limit) = f.close_after_bytes {
@@ -370,10 +403,7 @@ async fn put<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8], written: &mut u64, f
     }
     if !data.is_empty() {
         let res = match f.write_timeout {
-            Some(t) => match tokio::time::timeout(t, w.write_all(data)).await {
-                Ok(r) => r,
-                Err(_) => return false,
-            },
+            Some(t) => write_messages(w, data, msgs, t).await,
             None => w.write_all(data).await,
         };
         if res.is_err() {
@@ -389,6 +419,39 @@ async fn put<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8], written: &mut u64, f
     true
 }
 
+/// Write `data` as Asterisk writes to a manager session: message by message,
+/// each under an inactivity timeout of `timeout` that starts when its write
+/// starts (`send_string` in main/manager.c sets
+/// `ast_iostream_set_timeout_inactivity(stream, writetimeout)` around the
+/// `ast_iostream_write` of one event or response). A slow reader that keeps
+/// taking bytes is never dropped; one that stops for `timeout` in the
+/// middle of a message is. The bytes still go out in large writes.
+async fn write_messages<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    data: &[u8],
+    msgs: Msgs<'_>,
+    timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    let mut pos = 0;
+    let mut end = msgs.end_after(0, data.len());
+    let mut deadline = Instant::now() + timeout;
+    while pos < data.len() {
+        let n = match tokio::time::timeout_at(deadline, w.write(&data[pos..])).await {
+            Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        pos += n;
+        if pos >= end {
+            // A message was written in full: the next one's write starts now.
+            end = msgs.end_after(pos, data.len());
+            deadline = Instant::now() + timeout;
+        }
+    }
+    Ok(())
+}
+
 /// Largest batch of queued messages written at once.
 const BATCH: usize = 256 * 1024;
 
@@ -400,27 +463,33 @@ async fn writer<W: AsyncWrite + Unpin>(
 ) {
     let mut written = 0u64;
     let mut buf = BytesMut::with_capacity(BATCH);
+    // Where each queued message ends in `buf`.
+    let mut ends: Vec<usize> = Vec::new();
     let mut floods: std::collections::VecDeque<crate::flood::Flooding> = Default::default();
     loop {
         let mut close = false;
         let take = |m: Out,
                     buf: &mut BytesMut,
+                    ends: &mut Vec<usize>,
                     close: &mut bool,
                     floods: &mut std::collections::VecDeque<_>| match m {
-            Out::Bytes(b) => buf.extend_from_slice(&b),
+            Out::Bytes(b) => {
+                buf.extend_from_slice(&b);
+                ends.push(buf.len());
+            }
             Out::Flood(job) => floods.push_back(crate::flood::Flooding::new(job)),
             Out::Close => *close = true,
         };
         if floods.is_empty() {
             match rx.recv().await {
-                Some(m) => take(m, &mut buf, &mut close, &mut floods),
+                Some(m) => take(m, &mut buf, &mut ends, &mut close, &mut floods),
                 None => return,
             }
         } else if let Some(due) = floods.front().and_then(|f| f.due()) {
             if due > Instant::now() {
                 tokio::select! {
                     m = rx.recv() => match m {
-                        Some(m) => take(m, &mut buf, &mut close, &mut floods),
+                        Some(m) => take(m, &mut buf, &mut ends, &mut close, &mut floods),
                         None => return,
                     },
                     _ = tokio::time::sleep_until(due) => {}
@@ -429,7 +498,7 @@ async fn writer<W: AsyncWrite + Unpin>(
         }
         while !close && buf.len() < BATCH {
             match rx.try_recv() {
-                Ok(m) => take(m, &mut buf, &mut close, &mut floods),
+                Ok(m) => take(m, &mut buf, &mut ends, &mut close, &mut floods),
                 Err(_) => break,
             }
         }
@@ -439,10 +508,11 @@ async fn writer<W: AsyncWrite + Unpin>(
         }
         let faults = shared.faults();
         if !buf.is_empty() {
-            if !put(&mut w, &buf, &mut written, &faults).await {
+            if !put(&mut w, &buf, Msgs::Ends(&ends), &mut written, &faults).await {
                 return;
             }
             buf.clear();
+            ends.clear();
         }
         if close {
             let _ = w.flush().await;
@@ -452,7 +522,7 @@ async fn writer<W: AsyncWrite + Unpin>(
         if let Some(f) = floods.front_mut() {
             if f.due().is_none_or(|d| d <= Instant::now()) {
                 if let Some(chunk) = f.next_chunk() {
-                    if !put(&mut w, &chunk, &mut written, &faults).await {
+                    if !put(&mut w, &chunk, f.msgs(), &mut written, &faults).await {
                         return;
                     }
                 }
@@ -514,5 +584,94 @@ async fn reader<R: AsyncRead + Unpin>(
             }
             Ok(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+
+    const MSG: usize = 75;
+    const TIMEOUT: Duration = Duration::from_millis(100);
+
+    /// Read `bite` bytes every `every` until the end; once `stall.0` bytes
+    /// are in, pause for `stall.1`. Returns the bytes read.
+    async fn reader(
+        mut r: DuplexStream,
+        bite: usize,
+        every: Duration,
+        stall: Option<(usize, Duration)>,
+    ) -> usize {
+        let mut got = 0;
+        let mut stall = stall;
+        let mut buf = vec![0u8; bite];
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got += n,
+            }
+            if let Some((at, pause)) = stall {
+                if got >= at {
+                    tokio::time::sleep(pause).await;
+                    stall = None;
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// Write 300 messages to a reader through a 1 KiB pipe; whether the
+    /// session survived, and how long the write took.
+    async fn flood(stall: Option<(usize, Duration)>) -> (bool, Duration) {
+        let (mut w, r) = tokio::io::duplex(1024);
+        let data = vec![b'x'; 300 * MSG];
+        let reading = tokio::spawn(reader(r, 512, Duration::from_millis(40), stall));
+        let faults = Faults {
+            write_timeout: Some(TIMEOUT),
+            ..Faults::default()
+        };
+        let mut written = 0;
+        let t0 = Instant::now();
+        let ok = put(&mut w, &data, Msgs::Each(MSG), &mut written, &faults).await;
+        let took = t0.elapsed();
+        drop(w);
+        let got = reading.await.unwrap();
+        if ok {
+            assert_eq!(got, data.len());
+        }
+        (ok, took)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_that_keeps_reading_is_never_dropped() {
+        let (ok, took) = flood(None).await;
+        assert!(ok, "dropped after {took:?}");
+        // The whole run took many write timeouts: only each message is timed.
+        assert!(took > 10 * TIMEOUT, "{took:?}");
+        let (ok, _) = flood(Some((5000, Duration::from_millis(50)))).await;
+        assert!(ok, "dropped on a pause shorter than the timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_stops_for_the_timeout_is_dropped() {
+        let (ok, took) = flood(Some((5000, Duration::from_millis(150)))).await;
+        assert!(!ok, "survived a 150 ms stall");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    #[test]
+    fn message_ends() {
+        assert_eq!(Msgs::Each(10).end_after(0, 35), 10);
+        assert_eq!(Msgs::Each(10).end_after(10, 35), 20);
+        assert_eq!(Msgs::Each(10).end_after(31, 35), 35);
+        let ends = [5, 9, 30];
+        assert_eq!(Msgs::Ends(&ends).end_after(0, 30), 5);
+        assert_eq!(Msgs::Ends(&ends).end_after(5, 30), 9);
+        assert_eq!(Msgs::Ends(&ends).end_after(12, 30), 30);
+        assert_eq!(Msgs::Ends(&[]).end_after(12, 30), 30);
     }
 }

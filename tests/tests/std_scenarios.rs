@@ -365,3 +365,86 @@ fn std_streamed_list_cancel_and_iterator_end() {
     assert!(rest.iter().all(|r| r.is_ok()), "{rest:?}");
     assert_eq!(c.close_reason(), Some(&CloseReason::LoggedOff));
 }
+
+/// A flood a debug build decodes with room to spare, at Asterisk's default
+/// write timeout (per message): any drop is the consumer's doing.
+const SLOW_FLOOD: u64 = 60_000;
+const SLOW_RATE: u64 = 15_000;
+
+fn write_timeout_sim() -> BlockingSimulator {
+    let sim = sim();
+    sim.set_faults(Faults {
+        write_timeout: Some(Duration::from_millis(100)),
+        ..Faults::default()
+    });
+    sim
+}
+
+#[test]
+fn std_slow_consumer_lossy_queue_decides_and_the_session_lives() {
+    let sim = write_timeout_sim();
+    let mut c = Client::connect(
+        config(&sim.url(), "auth=plain&events=user").events(Overflow::Lossy { capacity: 1000 }),
+    )
+    .unwrap();
+    assert_eq!(sim.flood(SLOW_FLOOD, Some(SLOW_RATE)), 1);
+    let t0 = Instant::now();
+    let (mut events, mut lagged, mut last) = (0u64, 0u64, None);
+    while last != Some(SLOW_FLOOD - 1) {
+        assert_eq!(
+            sim.connection_count(),
+            1,
+            "dropped by the server after {events} events"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(60), "too slow");
+        match c.next_event(Some(Duration::from_secs(5))).unwrap() {
+            Some(EventItem::Lagged(n)) => lagged += n,
+            Some(item) => {
+                let n = seq(&item);
+                assert!(last.is_none_or(|l| n > l), "out of order");
+                last = Some(n);
+                events += 1;
+                // A consumer far slower than the flood.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            None => panic!("flood stalled after {events} events"),
+        }
+    }
+    assert_eq!(events + lagged, SLOW_FLOOD);
+    assert!(lagged > 0, "the queue never overflowed");
+    assert_eq!(c.lagged_events(), lagged);
+    c.ping().unwrap();
+    assert_eq!(sim.connection_count(), 1);
+}
+
+#[test]
+fn std_slow_consumer_lossless_queue_grows_and_the_session_lives() {
+    let sim = write_timeout_sim();
+    let mut c =
+        Client::connect(config(&sim.url(), "auth=plain&events=user").events(Overflow::Lossless))
+            .unwrap();
+    assert_eq!(sim.flood(SLOW_FLOOD, Some(SLOW_RATE)), 1);
+    let slow_until = Instant::now() + Duration::from_millis(SLOW_FLOOD * 1000 / SLOW_RATE + 500);
+    let mut most_queued = 0;
+    for want in 0..SLOW_FLOOD {
+        assert_eq!(
+            sim.connection_count(),
+            1,
+            "dropped by the server after {want} events"
+        );
+        let item = c
+            .next_event(Some(Duration::from_secs(5)))
+            .unwrap()
+            .unwrap_or_else(|| panic!("flood stalled at {want}"));
+        assert_eq!(seq(&item), want);
+        most_queued = most_queued.max(c.queued_events());
+        if Instant::now() < slow_until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(c.lagged_events(), 0);
+    // The queue, not the kernel's buffers, held the backlog.
+    assert!(most_queued > 10_000, "{most_queued}");
+    c.ping().unwrap();
+    assert_eq!(sim.connection_count(), 1);
+}

@@ -797,10 +797,13 @@ impl Connection {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Err(e) = self.encode(&action, seq) {
-            self.close(CloseReason::Error(ConnectionError::Transport(format!(
-                "cannot encode {}: {e}",
-                action.name()
-            ))));
+            let error = match (role, e) {
+                (Role::Login(_), SendError::Encode(e)) => ConnectionError::LoginUnencodable(e),
+                (_, e) => {
+                    ConnectionError::Transport(format!("cannot encode {}: {e}", action.name()))
+                }
+            };
+            self.close(CloseReason::Error(error));
             return;
         }
         // Keepalive pings are silent from the start: any byte proves liveness.
