@@ -43,6 +43,7 @@ pub struct ClientConfig {
     pub write_stall: Duration,
     /// Which certificates to trust for `amis://`.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: TlsConfig,
 }
 
@@ -105,6 +106,7 @@ impl ClientConfig {
 
     /// Set which certificates to trust.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
         self.tls = tls;
         self
