@@ -320,8 +320,12 @@ impl Driver {
                 }
                 self.unconfirmed.clear();
                 self.settle_backoff();
+                // A Logoff was sent (the state says `Closing`): however the
+                // connection then ended, the user asked for that end.
+                let logged_off = self.status.borrow().state == ConnectionState::Closing;
                 let again = !initial
                     && !self.rx_closed
+                    && !logged_off
                     && self.config.reconnect.is_some()
                     && retries(&reason);
                 if !again {

@@ -232,7 +232,9 @@ impl ConnectionError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// `Logoff` was answered with `Goodbye` (or sent before login finished).
+    /// `Logoff` was answered with `Goodbye` (or sent before login finished,
+    /// which closes at once). A stream that ends before the `Goodbye` is
+    /// [`ConnectionError::PeerClosed`], as without the Logoff.
     #[error("logged off")]
     LoggedOff,
     /// Anything else.

@@ -311,6 +311,8 @@ pub struct Connection {
     banner: Option<Banner>,
     liveness: Liveness,
     close_reason: Option<CloseReason>,
+    /// A `Logoff` was submitted on this connection.
+    logoff_requested: bool,
 }
 
 /// Shows where the connection stands, never buffer contents: the bytes
@@ -404,6 +406,7 @@ impl Connection {
                 ping_deadline: None,
             },
             close_reason: None,
+            logoff_requested: false,
         }
     }
 
@@ -444,6 +447,14 @@ impl Connection {
         self.close_reason.as_ref()
     }
 
+    /// Whether a `Logoff` was submitted on this connection: however it then
+    /// ended (a `Goodbye`, the Logoff's timeout, or the peer closing first,
+    /// [`ConnectionError::PeerClosed`]), the client asked for the end, so a
+    /// reconnect loop stops there.
+    pub fn logoff_requested(&self) -> bool {
+        self.logoff_requested
+    }
+
     /// Actions submitted and not finished (held ones included).
     pub fn pending_actions(&self) -> usize {
         self.pending
@@ -476,10 +487,12 @@ impl Connection {
             return;
         }
         let mid_packet = self.drain_input(now, true);
+        // A `Goodbye` closes the connection as it arrives: a stream that
+        // ends while `Closing` ended before it, maybe inside a packet, and
+        // says so as it would without the Logoff.
         let reason = match self.state {
             State::Closed => return,
             State::AwaitingBanner => CloseReason::Error(ConnectionError::ClosedBeforeBanner),
-            State::Closing => CloseReason::LoggedOff,
             _ => CloseReason::Error(ConnectionError::PeerClosed { mid_packet }),
         };
         self.close(reason);
@@ -592,6 +605,7 @@ impl Connection {
         if expect == Expect::Logoff && self.state != State::Ready {
             // Not logged in: nothing to log off from. Close here.
             action.validate(None)?;
+            self.logoff_requested = true;
             let handle = self.handle(self.next_seq);
             self.next_seq += 1;
             // Its own outcome first: nothing may follow `Closed`.
@@ -664,6 +678,7 @@ impl Connection {
         );
         if expect == Expect::Logoff {
             self.state = State::Closing;
+            self.logoff_requested = true;
         }
         Ok(self.handle(seq))
     }
@@ -672,6 +687,13 @@ impl Connection {
     /// handle then finishes with that response); every other action still
     /// pending fails with [`CloseReason::LoggedOff`]. Before login, closes at
     /// once.
+    ///
+    /// [`CloseReason::LoggedOff`] means the `Goodbye` was received. If the
+    /// stream ends before it (the server went away, or cut the connection
+    /// in the middle of a packet), the close reason and every pending
+    /// action's error say so as they would without the Logoff:
+    /// [`ConnectionError::PeerClosed`], with `mid_packet` telling whether
+    /// part of a packet had arrived.
     ///
     /// A Logoff never waits for ever: if no `Goodbye` comes within its
     /// timeout (a `send_with` timeout, else the config's action timeout, and
