@@ -288,6 +288,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
+        // The core's default in-flight window depends on the transport.
+        cfg.tls = self.config.endpoint.tls;
         let entropy = crate::entropy::connection_entropy();
         let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
         for f in &self.filters {

@@ -119,6 +119,13 @@ pub struct Faults {
     /// Write nothing while set (a hung server: the socket stays open and
     /// actions are read, but no byte goes out until it is cleared).
     pub stall: bool,
+    /// Answer at most this many of the actions one read of the socket
+    /// brings; the others wait, unanswered, until the client writes again.
+    /// This is how a real Asterisk 22 behaves over TLS with a deep pipeline
+    /// (it answers a few actions, then stalls with the connection open): a
+    /// client with more actions in flight than this, waiting for answers
+    /// before it writes again, hangs.
+    pub answers_per_read: Option<usize>,
 }
 
 /// Replay mode: every connection is served the bytes of a capture instead of

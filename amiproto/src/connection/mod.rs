@@ -119,7 +119,7 @@ use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendE
 use crate::packet::{Packet, PacketKind, ResponseStatus};
 use crate::version::{AmiVersion, Banner};
 
-pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret};
+pub use config::{AuthMethod, Config, Endpoint, InFlightLimit, Keepalive, Secret, TLS_IN_FLIGHT};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
 pub use pending::{SeqBuildHasher, SeqHasher};
@@ -639,7 +639,7 @@ impl Connection {
         };
         let window_open = self
             .config
-            .max_in_flight
+            .in_flight_cap()
             .is_none_or(|cap| self.in_flight < cap && self.queue.is_empty());
         let progress = if self.state == State::Ready && window_open {
             self.encode(&action, seq)?;
@@ -656,6 +656,7 @@ impl Connection {
             Progress::Queued
         };
         self.next_seq += 1;
+        let in_window = matches!(progress, Progress::Sent);
         let deadline = timeout.map(|t| now + t);
         if let Some(at) = deadline {
             self.deadlines.push(at, seq);
@@ -674,6 +675,7 @@ impl Connection {
                 silent: options.no_reply,
                 stream: options.stream,
                 user_id,
+                in_window,
             },
         );
         if expect == Expect::Logoff {
@@ -847,6 +849,7 @@ impl Connection {
                 silent,
                 stream: false,
                 user_id: None,
+                in_window: false,
             },
         );
     }
@@ -954,6 +957,12 @@ impl Connection {
                     response: Some(packet),
                     event: None,
                 }));
+                // The server is done with the action; the event may take
+                // the whole ring time. Free the window slot now.
+                if std::mem::take(&mut p.in_window) {
+                    self.in_flight -= 1;
+                    self.flush_queue();
+                }
             }
             Expect::Logoff => {
                 let goodbye = status == Some(ResponseStatus::Goodbye);
@@ -1153,7 +1162,7 @@ impl Connection {
         if let Some(id) = &p.user_id {
             self.user_ids.remove(id);
         }
-        if p.counts_in_window() {
+        if p.in_window {
             self.in_flight -= 1;
             self.flush_queue();
         }
@@ -1167,7 +1176,7 @@ impl Connection {
         while !self.queue.is_empty() {
             if self
                 .config
-                .max_in_flight
+                .in_flight_cap()
                 .is_some_and(|cap| self.in_flight >= cap)
             {
                 return;
@@ -1182,6 +1191,7 @@ impl Connection {
                 continue;
             }
             p.progress = Progress::Sent;
+            p.in_window = true;
             self.in_flight += 1;
             if let Err(e) = self.encode(&action, seq) {
                 // Validated when submitted; report rather than panic.

@@ -93,15 +93,15 @@ pub(crate) struct Pending {
     pub(crate) stream: bool,
     /// A caller-chosen `ActionID`.
     pub(crate) user_id: Option<Box<[u8]>>,
+    /// It holds a slot of the in-flight window: a user action, written, its
+    /// answer not yet in (an async originate frees its slot at its
+    /// response, before the `OriginateResponse`).
+    pub(crate) in_window: bool,
 }
 
 impl Pending {
     pub(crate) fn is_written(&self) -> bool {
         !matches!(self.progress, Progress::Queued)
-    }
-
-    pub(crate) fn counts_in_window(&self) -> bool {
-        self.role == Role::User && self.is_written()
     }
 }
 
