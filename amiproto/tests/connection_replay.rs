@@ -521,8 +521,15 @@ fn replay_06_command_asterisk_22() {
             ("cmd-mgr", 102),
         ],
     );
-    let (msg, _) = r.server_error("cmd-unknown");
-    assert_eq!(msg, "Command output follows");
+    // The explanation is in `Output:`; `Message` is only a placeholder.
+    let (msg, response) = r.server_error("cmd-unknown");
+    assert_eq!(
+        msg,
+        "No such command 'no such command here' (type 'core show help no such' for other possible commands)"
+    );
+    assert_eq!(response.get_str("Message"), Some("Command output follows"));
+    // An error without `Output:` keeps its `Message`.
+    assert_eq!(r.server_error("cmd-empty").0, "No command provided");
     let out = r.ok("cmd-version").into_command().unwrap();
     assert!(out.text().starts_with("Asterisk 22.10.1 built by"));
 }

@@ -1116,11 +1116,7 @@ impl Connection {
     }
 
     fn finish_error(&mut self, seq: u64, response: Packet) {
-        let message = response
-            .message()
-            .map(|m| m.decode_text().into_owned())
-            .unwrap_or_default();
-        self.finish(seq, Err(ActionError::Server { message, response }));
+        self.finish(seq, Err(ActionError::from_error_response(response)));
     }
 
     /// Report the outcome (unless silent) and forget the action.
