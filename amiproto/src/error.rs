@@ -307,6 +307,11 @@ pub enum ActionError {
     /// The answer broke a decoder limit and was skipped.
     #[error("answer skipped: {0}")]
     Skipped(DecodeError),
+    /// Held until the server's version was known, then refused: on this
+    /// server it could never finish (see [`Unanswerable`]). Nothing was
+    /// written.
+    #[error(transparent)]
+    Unanswerable(Unanswerable),
 }
 
 impl ActionError {
@@ -387,6 +392,51 @@ pub(crate) fn error_message(response: &crate::Packet) -> String {
     out
 }
 
+/// An action the connection refuses because, on this server and session, it
+/// could never finish: rather than wait for its timeout, the caller learns
+/// at once why, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Unanswerable {
+    /// An `Originate` with `Async: true` ends with its `OriginateResponse`
+    /// event, which Asterisk (11, 13 and 22) sends in the `call` class; the
+    /// session's event mask, as the server accepted it (the login's
+    /// `Events:`, or a later `Events` action), has no `call`, so the event
+    /// would never come.
+    #[error(
+        "an async Originate could never finish: the event mask {mask:?} excludes the `call` class \
+         OriginateResponse is sent in (add `call` to the mask, or originate without Async)"
+    )]
+    EventMaskExcludesCall {
+        /// The mask as it was sent (`off`, `system,agent`…).
+        mask: String,
+    },
+    /// An `Originate` with `Async: true`, on a session where the server
+    /// accepted an exclude filter (`Filter: !…`) that matches every
+    /// `OriginateResponse`: the event would never come.
+    #[error(
+        "an async Originate could never finish: the filter {filter:?} the server accepted drops \
+         every OriginateResponse"
+    )]
+    FilterDropsOriginateResponse {
+        /// The filter as it was sent (with its `!`).
+        filter: String,
+    },
+    /// `Queues` on Asterisk ≤ 14 (AMI version below 4): the server answers
+    /// with bare CLI text, no `Response:`, no `ActionID` and no end marker
+    /// a client could match to the action. `QueueStatus` (or
+    /// `QueueSummary`) gives the same facts as an event list; `Command`
+    /// with `queue show` gives the same text, framed.
+    #[error(
+        "Queues on AMI {ami_version} answers bare text with no ActionID, which cannot be matched to \
+         the action: use QueueStatus or QueueSummary (or Command \"queue show\")"
+    )]
+    QueuesUnframed {
+        /// The server's AMI version, from its banner.
+        ami_version: String,
+    },
+}
+
 /// Why [`crate::Connection::send`] refused an action. Nothing was queued.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -401,4 +451,8 @@ pub enum SendError {
     /// The connection is logging off or closed.
     #[error("connection is closing or closed")]
     Closed,
+    /// The action could never finish on this server and session (see
+    /// [`Unanswerable`]).
+    #[error(transparent)]
+    Unanswerable(#[from] Unanswerable),
 }

@@ -67,4 +67,4 @@ pub use connection::{
     InFlightLimit, Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions,
     SeqBuildHasher, SeqHasher, State, UrlError, UrlPart, UrlProblem, TLS_IN_FLIGHT,
 };
-pub use error::{ActionError, CloseReason, ConnectionError, SendError};
+pub use error::{ActionError, CloseReason, ConnectionError, SendError, Unanswerable};

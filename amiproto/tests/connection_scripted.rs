@@ -610,7 +610,7 @@ fn async_originate_waits_for_its_originate_response() {
 
 #[test]
 fn async_originate_refused_at_once() {
-    let mut sim = Sim::ready(plain());
+    let mut sim = Sim::ready(plain().events(EventMask::On));
     let o = sim.send(Action::originate("Bogus/1").async_originate());
     sim.feed(&err("ami-1", "Originate failed"));
     assert!(matches!(

@@ -105,6 +105,7 @@ mod config;
 mod login;
 mod outcome;
 mod pending;
+mod scope;
 mod timers;
 mod url;
 
@@ -115,7 +116,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::action::Action;
 use crate::decode::{BannerMode, Decoder, Frame};
-use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendError};
+use crate::error::{
+    ActionError, CloseReason, ConnectionError, DecodeError, SendError, Unanswerable,
+};
 use crate::packet::{Packet, PacketKind, ResponseStatus};
 use crate::version::{AmiVersion, Banner};
 
@@ -130,6 +133,7 @@ use pending::{
     closes_list, id_prefix, opens_list, parse_generated, Expect, IdBuf, ListProgress,
     OriginateProgress, Pending, PendingTable, Progress, Role,
 };
+use scope::Scope;
 use timers::Deadlines;
 
 /// How long a silent action without a timeout of its own keeps draining its
@@ -313,6 +317,8 @@ pub struct Connection {
     close_reason: Option<CloseReason>,
     /// A `Logoff` was submitted on this connection.
     logoff_requested: bool,
+    /// The event mask and filters the server accepted (see [`scope`]).
+    scope: Scope,
 }
 
 /// Shows where the connection stands, never buffer contents: the bytes
@@ -384,6 +390,7 @@ impl Connection {
 
     fn build(config: Config, generation: u32, entropy: Option<u64>, now: Instant) -> Connection {
         let decoder = Decoder::with_limits(config.limits).banner_mode(BannerMode::Required);
+        let config_events = config.events.as_value();
         Connection {
             id_prefix: id_prefix(&config.action_id_prefix, entropy),
             state_deadline: Some(now + config.banner_timeout),
@@ -407,6 +414,7 @@ impl Connection {
             },
             close_reason: None,
             logoff_requested: false,
+            scope: Scope::new(&config_events),
         }
     }
 
@@ -592,6 +600,27 @@ impl Connection {
     }
 
     /// Submit an action with per-action options.
+    ///
+    /// Refused with [`SendError::Unanswerable`], nothing written, when the
+    /// action could certainly never finish on this server and session:
+    /// - an `Originate` with `Async: true` when the event mask the server
+    ///   accepted (the login's, or a later `Events` action's once answered
+    ///   `Success`) has no `call` class, the one `OriginateResponse` is
+    ///   sent in, or when the server accepted a legacy exclude filter
+    ///   (`Filter: !<text>`, no `MatchCriteria`) whose text, without any
+    ///   regex metacharacter, is part of `Event: OriginateResponse` or
+    ///   `Privilege: call,all`. Anything less certain is let through: an
+    ///   `Events` action still unanswered (or never answered), include
+    ///   filters (one of them, or a `manager.conf` filter, may match),
+    ///   regex filters, `MatchCriteria` filters (older servers ignore the
+    ///   criteria), and the user's read classes, which only `manager.conf`
+    ///   knows;
+    /// - `Queues` when the banner says AMI below 4 (Asterisk ≤ 14): those
+    ///   servers answer it with bare CLI text, no `Response:`, no
+    ///   `ActionID` and no end marker, which cannot be matched to the
+    ///   action safely; use `QueueStatus` or `QueueSummary`, or `Command`
+    ///   with `queue show`. Held before the banner, it fails once the
+    ///   banner is in, with [`ActionError::Unanswerable`].
     pub fn send_with(
         &mut self,
         action: Action,
@@ -602,6 +631,14 @@ impl Connection {
             return Err(SendError::Closed);
         }
         let expect = Expect::of(&action);
+        if expect == Expect::AsyncOriginate {
+            if let Some(why) = self.scope.refuses_async_originate() {
+                return Err(SendError::Unanswerable(why));
+            }
+        }
+        if let Some(why) = self.refuses_unframed(&action) {
+            return Err(SendError::Unanswerable(why));
+        }
         if expect == Expect::Logoff && self.state != State::Ready {
             // Not logged in: nothing to log off from. Close here.
             action.validate(None)?;
@@ -641,6 +678,7 @@ impl Connection {
             .config
             .in_flight_cap()
             .is_none_or(|cap| self.in_flight < cap && self.queue.is_empty());
+        let effect = scope::effect_of(&action).map(Box::new);
         let progress = if self.state == State::Ready && window_open {
             self.encode(&action, seq)?;
             self.in_flight += 1;
@@ -657,6 +695,9 @@ impl Connection {
         };
         self.next_seq += 1;
         let in_window = matches!(progress, Progress::Sent);
+        if let Some(e) = &effect {
+            self.scope.submitted(e);
+        }
         let deadline = timeout.map(|t| now + t);
         if let Some(at) = deadline {
             self.deadlines.push(at, seq);
@@ -676,6 +717,7 @@ impl Connection {
                 stream: options.stream,
                 user_id,
                 in_window,
+                effect,
             },
         );
         if expect == Expect::Logoff {
@@ -850,6 +892,7 @@ impl Connection {
                 stream: false,
                 user_id: None,
                 in_window: false,
+                effect: None,
             },
         );
     }
@@ -903,12 +946,23 @@ impl Connection {
     }
 
     fn on_packet(&mut self, packet: Packet, now: Instant) {
-        let seq = packet.action_id().and_then(|id| self.lookup(id.as_bytes()));
+        let id = packet.action_id();
+        let seq = id.and_then(|id| self.lookup(id.as_bytes()));
         match (seq, packet.kind()) {
             (Some(seq), PacketKind::Response) => self.on_response(seq, packet, now),
             (Some(seq), PacketKind::Event) => self.on_event(seq, packet),
             _ => self.events.push_back(Event::Unsolicited(packet)),
         }
+    }
+
+    /// Why `action` could never be matched to its answer on this server,
+    /// once its version is known: `Queues` before AMI 4 (Asterisk ≤ 14)
+    /// answers bare text.
+    fn refuses_unframed(&self, action: &Action) -> Option<Unanswerable> {
+        let version = self.version()?;
+        (version.major < 4 && action.is("Queues")).then(|| Unanswerable::QueuesUnframed {
+            ami_version: version.to_string(),
+        })
     }
 
     fn on_response(&mut self, seq: u64, packet: Packet, now: Instant) {
@@ -944,6 +998,10 @@ impl Connection {
             Role::User => {}
         }
         let status = packet.response_status();
+        if let Some(effect) = p.effect.take() {
+            self.scope
+                .answered(&effect, status == Some(ResponseStatus::Success));
+        }
         if status == Some(ResponseStatus::Error) {
             return self.finish_error(seq, packet);
         }
@@ -1158,6 +1216,9 @@ impl Connection {
         if let Some(id) = &p.user_id {
             self.user_ids.remove(id);
         }
+        if let Some(effect) = &p.effect {
+            self.scope.unanswered(effect, p.is_written());
+        }
         if p.in_window {
             self.in_flight -= 1;
             self.flush_queue();
@@ -1180,12 +1241,20 @@ impl Connection {
             let Some((seq, action)) = self.queue.pop_front() else {
                 return;
             };
-            let Some(p) = self.pending.get_mut(&seq) else {
+            let Some(p) = self.pending.get(&seq) else {
                 continue;
             };
             if !matches!(p.progress, Progress::Queued) {
                 continue;
             }
+            // Held before the banner told the version.
+            if let Some(why) = self.refuses_unframed(&action) {
+                self.finish(seq, Err(ActionError::Unanswerable(why)));
+                continue;
+            }
+            let Some(p) = self.pending.get_mut(&seq) else {
+                continue;
+            };
             p.progress = Progress::Sent;
             p.in_window = true;
             self.in_flight += 1;

@@ -97,6 +97,9 @@ pub(crate) struct Pending {
     /// answer not yet in (an async originate frees its slot at its
     /// response, before the `OriginateResponse`).
     pub(crate) in_window: bool,
+    /// What it does to the session's event scope once answered (an
+    /// `Events` or `Filter` action; `None` for every other action).
+    pub(crate) effect: Option<Box<super::scope::Effect>>,
 }
 
 impl Pending {
