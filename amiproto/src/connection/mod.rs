@@ -107,6 +107,7 @@ mod outcome;
 mod pending;
 mod scope;
 mod timers;
+mod unmarked;
 mod url;
 
 use std::collections::VecDeque;
@@ -250,6 +251,15 @@ pub enum Event {
     /// answer comes here too, never swallowed: a `UserEvent` always (any
     /// session can make one carry any header), and any event but an async
     /// `OriginateResponse` before the action's response.
+    ///
+    /// One kind of event without `ActionID` is claimed all the same:
+    /// Asterisk ≤ 11 (AMI 1.x) writes the `Parkinglot` items of
+    /// `Parkinglots` without it (only the list's response and its
+    /// `ParkinglotsComplete` carry it). Such an event is an item of the one
+    /// `Parkinglots` list open at the time (response in, end not yet);
+    /// with no list open, or two (which a server answering in order never
+    /// does), it comes here. Lists pending together are answered one after
+    /// the other, so each gets its own items.
     Unsolicited(Packet),
     /// A packet broke a decoder limit, was skipped, and no action claimed it.
     Skipped(DecodeError),
@@ -319,6 +329,9 @@ pub struct Connection {
     logoff_requested: bool,
     /// The event mask and filters the server accepted (see [`scope`]).
     scope: Scope,
+    /// Open lists whose items may come without their `ActionID` (see
+    /// [`unmarked`]); stale entries are dropped when looked at.
+    unmarked_open: Vec<u64>,
 }
 
 /// Shows where the connection stands, never buffer contents: the bytes
@@ -415,6 +428,7 @@ impl Connection {
             close_reason: None,
             logoff_requested: false,
             scope: Scope::new(&config_events),
+            unmarked_open: Vec::new(),
         }
     }
 
@@ -679,6 +693,7 @@ impl Connection {
             .in_flight_cap()
             .is_none_or(|cap| self.in_flight < cap && self.queue.is_empty());
         let effect = scope::effect_of(&action).map(Box::new);
+        let unmarked = unmarked::unmarked_items_of(&action);
         let progress = if self.state == State::Ready && window_open {
             self.encode(&action, seq)?;
             self.in_flight += 1;
@@ -718,6 +733,7 @@ impl Connection {
                 user_id,
                 in_window,
                 effect,
+                unmarked,
             },
         );
         if expect == Expect::Logoff {
@@ -893,6 +909,7 @@ impl Connection {
                 user_id: None,
                 in_window: false,
                 effect: None,
+                unmarked: None,
             },
         );
     }
@@ -951,7 +968,46 @@ impl Connection {
         match (seq, packet.kind()) {
             (Some(seq), PacketKind::Response) => self.on_response(seq, packet, now),
             (Some(seq), PacketKind::Event) => self.on_event(seq, packet),
+            (None, PacketKind::Event) if id.is_none() && !self.unmarked_open.is_empty() => {
+                self.on_unmarked_event(packet)
+            }
             _ => self.events.push_back(Event::Unsolicited(packet)),
+        }
+    }
+
+    /// A list whose items may come without its `ActionID` is open.
+    fn open_unmarked(&mut self, seq: u64) {
+        self.prune_unmarked();
+        self.unmarked_open.push(seq);
+    }
+
+    /// Forget the entries of lists no longer open.
+    fn prune_unmarked(&mut self) {
+        let pending = &self.pending;
+        self.unmarked_open.retain(|seq| {
+            pending
+                .get(seq)
+                .is_some_and(|p| matches!(p.progress, Progress::List(_)))
+        });
+    }
+
+    /// An event without `ActionID` while such a list is open: an item of
+    /// it when it is the one open list and the event is named as its
+    /// items (see [`unmarked`]); anything else is an ordinary event.
+    fn on_unmarked_event(&mut self, packet: Packet) {
+        self.prune_unmarked();
+        let owner = match self.unmarked_open[..] {
+            [seq] => self
+                .pending
+                .get(&seq)
+                .and_then(|p| p.unmarked)
+                .filter(|&index| unmarked::is_item(index, &packet))
+                .map(|_| seq),
+            _ => None,
+        };
+        match owner {
+            Some(seq) => self.on_event(seq, packet),
+            None => self.events.push_back(Event::Unsolicited(packet)),
         }
     }
 
@@ -1034,6 +1090,9 @@ impl Connection {
                     response: packet,
                     items: Vec::new(),
                 }));
+                if p.unmarked.is_some() && unmarked::server_omits_ids(self.version()) {
+                    self.open_unmarked(seq);
+                }
             }
             Expect::Normal => self.finish(seq, Ok(Outcome::Response(packet))),
         }

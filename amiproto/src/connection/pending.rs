@@ -100,6 +100,9 @@ pub(crate) struct Pending {
     /// What it does to the session's event scope once answered (an
     /// `Events` or `Filter` action; `None` for every other action).
     pub(crate) effect: Option<Box<super::scope::Effect>>,
+    /// Its list items may come without its `ActionID` (an index into
+    /// [`super::unmarked`]'s table).
+    pub(crate) unmarked: Option<u8>,
 }
 
 impl Pending {
