@@ -42,8 +42,10 @@ mod client_error;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod index;
 pub mod packet;
 pub mod queue;
+mod scan;
 #[cfg(feature = "serde")]
 pub mod serde;
 #[cfg(feature = "rustls")]
