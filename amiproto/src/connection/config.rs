@@ -299,7 +299,9 @@ impl Config {
     /// - `keepalive`: the idle interval (its timeout is the same length);
     /// - `prefix`: the generated ActionIDs' prefix (1 to 32 printable bytes);
     /// - `tls`: `true` turns TLS on (default port 5039, as `amis://`);
-    ///   `false` with `amis://` is a contradiction.
+    ///   `false` with `amis://` is a contradiction. TLS also sets
+    ///   [`Config::tls`], and with it the default in-flight window
+    ///   ([`TLS_IN_FLIGHT`]).
     ///
     /// Anything else (an unknown parameter, a bad value, a path) is a
     /// [`UrlError`] naming the part and byte position; its text never quotes
