@@ -130,7 +130,8 @@ impl Client {
             .map_err(|e| Error::Connection(ConnectionError::Transport(e.to_string())))?;
         let mut client = Client {
             conn: Connection::with_entropy(
-                config,
+                // The core's default in-flight window depends on the transport.
+                config.tls(endpoint.tls),
                 0,
                 crate::entropy::connection_entropy(),
                 Instant::now(),

@@ -283,6 +283,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
+        // The core's default in-flight window depends on the transport.
+        cfg.tls = self.config.endpoint.tls;
         let entropy = crate::entropy::connection_entropy();
         let mut conn = Connection::with_entropy(cfg, self.connections, entropy, now);
         self.connections = self.connections.wrapping_add(1);
@@ -344,9 +346,13 @@ impl Driver {
             }
             self.unconfirmed.clear();
             self.settle_backoff();
+            // A Logoff was sent (the state says `Closing`): however the
+            // connection then ended, the user asked for that end.
+            let logged_off = self.status.borrow().state == ConnectionState::Closing;
             let again = !initial
                 && !self.rx_closed
                 && !self.stop
+                && !logged_off
                 && self.config.reconnect.is_some()
                 && retries(&reason);
             if !again {
