@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, Banner, CloseReason, CommandOutput, Connection,
     ConnectionError, Endpoint, Event, EventItem, EventQueue, ListOutcome, OriginateOutcome,
-    Outcome, Packet, SendOptions, State,
+    Outcome, SendOptions, State,
 };
 
 use crate::config::ClientConfig;
@@ -357,13 +357,12 @@ impl Client {
             })
     }
 
-    /// `Ping`; returns the response (`Ping: Pong`, `Timestamp`).
-    pub fn ping(&mut self) -> Result<Packet, Error> {
-        self.send(Action::ping())?
-            .into_response()
-            .ok_or(Error::UnexpectedOutcome {
-                expected: "a response",
-            })
+    /// `Ping`; returns the round-trip time (as the tokio client's
+    /// `ping`). For the response itself, `send(Action::ping())`.
+    pub fn ping(&mut self) -> Result<Duration, Error> {
+        let start = Instant::now();
+        self.send(Action::ping())?;
+        Ok(start.elapsed())
     }
 
     /// `Originate` with `Async: true` (added when missing): blocks until the

@@ -39,6 +39,26 @@ fn client_is_send() {
 }
 
 #[test]
+fn ping_returns_the_round_trip_time() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        peer.write(format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let rtt: Duration = client.ping().unwrap();
+    assert!(
+        rtt >= Duration::from_millis(80) && rtt < Duration::from_secs(10),
+        "{rtt:?}"
+    );
+    drop(client);
+    server.join().unwrap();
+}
+
+#[test]
 fn plain_login_then_logoff() {
     let (url, server) = serve("?auth=plain", |mut peer| {
         let login = peer.login();
@@ -191,8 +211,8 @@ fn events_during_send_are_queued_in_order() {
         peer.drain();
     });
     let mut client = Client::connect(fast(&url)).unwrap();
-    let pong = client.ping().unwrap();
-    assert_eq!(pong.get_str("Ping"), Some("Pong"));
+    let pong = client.send(Action::ping()).unwrap();
+    assert_eq!(pong.packet().get_str("Ping"), Some("Pong"));
     let got: Vec<usize> = (0..6)
         .map(|_| {
             number(
