@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, Banner, CloseReason, CommandOutput, Connection,
-    ConnectionError, Endpoint, Event, EventItem, EventQueue, ListOutcome, OriginateOutcome,
-    Outcome, SendOptions, State,
+    ConnectionError, Event, EventItem, EventMask, EventQueue, ListOutcome, OriginateOutcome,
+    Outcome, SendOptions, State, WhileReconnecting,
 };
 
 use crate::config::ClientConfig;
+use crate::dial::Dialer;
+use crate::reconnect::{left, random_unit, Change, Reconnector};
 use crate::transport::{is_would_block, Transport};
 use crate::Error;
 
@@ -61,6 +62,10 @@ type ActionResult = Result<Outcome, ActionError>;
 /// events to another thread, or use the tokio client, whose driver reads
 /// on its own.
 ///
+/// With a [`crate::Reconnect`] policy ([`ClientConfig::reconnect`]) a lost
+/// connection is opened again by the calls that may block, after the
+/// policy's delay; see there.
+///
 /// `Client` is `Send` (move it to another thread) but its methods take
 /// `&mut self`: one owner drives it. To share one connection between threads,
 /// wrap it in a `Mutex` and keep the calls short, or give one thread the
@@ -69,6 +74,10 @@ type ActionResult = Result<Outcome, ActionError>;
 pub struct Client {
     conn: Connection,
     io: Transport,
+    /// Opens the connection (again).
+    dialer: Dialer,
+    /// Reconnect state, once the first login succeeded with a policy.
+    reconnect: Option<Reconnector>,
     read_buf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
@@ -96,6 +105,9 @@ impl Client {
     /// Open the connection, wait for the banner and log in, honouring the
     /// connect, banner and login timeouts. Events that arrive in the same
     /// reads as the login answer are already queued when this returns.
+    ///
+    /// This first connection is never retried, whatever the
+    /// [`ClientConfig::reconnect`] policy: its error is returned.
     pub fn connect(cfg: ClientConfig) -> Result<Client, Error> {
         let ClientConfig {
             endpoint,
@@ -104,30 +116,20 @@ impl Client {
             events,
             read_buffer,
             write_stall,
+            reconnect,
             #[cfg(feature = "tls")]
             tls,
         } = cfg;
-        #[cfg(not(feature = "tls"))]
-        if endpoint.tls {
-            return Err(Error::TlsUnavailable);
-        }
-        let deadline = Instant::now() + connect_timeout;
-        let tcp = open_tcp(&endpoint, deadline)?;
-        let _ = tcp.set_nodelay(true);
-        let write_stall = write_stall.max(Duration::from_millis(1));
-        let io = if endpoint.tls {
+        let mut dialer = Dialer::new(
+            endpoint,
+            connect_timeout,
+            write_stall,
             #[cfg(feature = "tls")]
-            {
-                crate::tls::handshake(&tls, &endpoint.host, endpoint.port, tcp, deadline)?
-            }
-            #[cfg(not(feature = "tls"))]
-            return Err(Error::TlsUnavailable);
-        } else {
-            Transport::Plain(tcp)
-        };
-        io.tcp()
-            .set_write_timeout(Some(write_stall))
-            .map_err(|e| Error::Connection(ConnectionError::Transport(e.to_string())))?;
+            tls,
+        );
+        let io = dialer.open()?;
+        let write_stall = dialer.write_stall();
+        let mask = config.events.clone();
         let mut client = Client {
             conn: Connection::with_entropy(
                 config,
@@ -136,6 +138,8 @@ impl Client {
                 Instant::now(),
             ),
             io,
+            dialer,
+            reconnect: None,
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),
             wpos: 0,
@@ -150,12 +154,16 @@ impl Client {
         };
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
-                return Err(match reason {
+                let e = match reason {
                     CloseReason::Error(e) => Error::Connection(e.clone()),
                     other => Error::Closed(other.clone()),
-                });
+                };
+                return Err(e);
             }
             client.pump(None);
+        }
+        if let Some(policy) = reconnect {
+            client.reconnect = Some(Reconnector::new(policy, mask, Instant::now()));
         }
         Ok(client)
     }
@@ -185,7 +193,7 @@ impl Client {
     /// meanwhile, until written or the connection ends); its answer is
     /// consumed quietly.
     pub fn send_no_reply(&mut self, action: Action) -> Result<(), Error> {
-        self.submit_inner(action, SendOptions::new().no_reply(), false)?;
+        self.submit_inner(action, SendOptions::new().no_reply(), false, None)?;
         self.flush()
     }
 
@@ -196,8 +204,15 @@ impl Client {
     /// ([`Client::wait`], [`Client::next_event`], [`Client::flush`]…) or as
     /// soon as 64 KiB are pending. Writing never blocks reading, so any
     /// number of actions may be submitted before waiting.
+    ///
+    /// While a lost connection is being re-established (see
+    /// [`ClientConfig::reconnect`]) this blocks, reconnecting, until the
+    /// client is logged in again, at most the action's timeout (then
+    /// [`Error::Action`] with [`ActionError::Timeout`]); with
+    /// [`WhileReconnecting::FailFast`] it fails at once with
+    /// [`Error::NotConnected`].
     pub fn submit(&mut self, action: Action) -> Result<ActionHandle, Error> {
-        self.submit_inner(action, SendOptions::new(), true)
+        self.submit_inner(action, SendOptions::new(), true, None)
     }
 
     /// Like [`Client::submit`] with per-action options. With
@@ -209,22 +224,28 @@ impl Client {
         options: SendOptions,
     ) -> Result<ActionHandle, Error> {
         let tracked = !options.is_no_reply();
-        self.submit_inner(action, options, tracked)
+        self.submit_inner(action, options, tracked, None)
     }
 
+    /// Submit; `change` is a mask or filter to remember for later logins
+    /// once the server accepts it.
     fn submit_inner(
         &mut self,
         action: Action,
-        options: SendOptions,
+        mut options: SendOptions,
         tracked: bool,
+        change: Option<Change>,
     ) -> Result<ActionHandle, Error> {
-        if let Some(reason) = &self.closed {
-            return Err(Error::Closed(reason.clone()));
+        if self.closed.is_some() || !matches!(self.conn.state(), State::Ready | State::Closing) {
+            options = self.await_ready(options)?;
         }
         let now = Instant::now();
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
             self.outcomes.insert(handle, None);
+        }
+        if let (Some(change), Some(r)) = (change, &mut self.reconnect) {
+            r.track(handle, change);
         }
         self.drain();
         self.take_in(now);
@@ -288,6 +309,9 @@ impl Client {
         let now = Instant::now();
         self.take_in(now);
         let known = self.outcomes.remove(&handle).is_some();
+        if let Some(r) = &mut self.reconnect {
+            r.untrack(handle);
+        }
         self.conn.cancel(handle, now) || known
     }
 
@@ -327,11 +351,13 @@ impl Client {
 
     /// Write everything submitted so far, reading meanwhile. Blocks until
     /// written or the connection ends (a server that never reads again is
-    /// only noticed through the keepalive).
+    /// only noticed through the keepalive). While a lost connection is being
+    /// re-established there is nothing to write (what was pending failed):
+    /// `Ok(())`.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.take_in(Instant::now());
         self.write_out(true);
-        match &self.closed {
+        match self.closed_for_good() {
             Some(reason) => Err(Error::Closed(reason.clone())),
             None => Ok(()),
         }
@@ -365,6 +391,27 @@ impl Client {
         Ok(start.elapsed())
     }
 
+    /// Change the event mask (`Events` action). Once the server has
+    /// accepted it (`Response: Success`), every later login (after a
+    /// reconnect) asks for it; a mask the server or the encoder refuses is
+    /// not remembered.
+    pub fn set_event_mask(&mut self, mask: EventMask) -> Result<Outcome, Error> {
+        let action = Action::events(&mask);
+        let h = self.submit_inner(action, SendOptions::new(), true, Some(Change::Mask(mask)))?;
+        self.wait(h)
+    }
+
+    /// Add a server-side event filter (`Filter` action, `Operation: Add`).
+    /// Once the server has accepted it (`Response: Success`), it is
+    /// re-applied after every reconnect; a filter the server or the encoder
+    /// refuses is not remembered.
+    pub fn add_filter(&mut self, filter: &str) -> Result<Outcome, Error> {
+        let action = Action::filter_add(filter.to_owned());
+        let change = Change::Filter(filter.to_owned());
+        let h = self.submit_inner(action, SendOptions::new(), true, Some(change))?;
+        self.wait(h)
+    }
+
     /// `Originate` with `Async: true` (added when missing): blocks until the
     /// `OriginateResponse` event (mind the action timeout: it must cover the
     /// ringing time).
@@ -384,7 +431,14 @@ impl Client {
     /// `Logoff`, wait for `Goodbye`, close. Actions still pending fail with
     /// [`CloseReason::LoggedOff`].
     pub fn logoff(mut self) -> Result<(), Error> {
-        if self.closed.is_some() {
+        if self.closed.is_some()
+            || matches!(
+                self.conn.state(),
+                State::AwaitingBanner | State::Authenticating
+            )
+        {
+            // Lost, or logging in again: nothing to log off from; dropping
+            // the client closes the socket.
             return Ok(());
         }
         let h = self.submit(Action::logoff())?;
@@ -401,6 +455,13 @@ impl Client {
     /// when the time is up. Keepalive pings and dead-peer detection run
     /// while it waits. Once the connection has ended and the queue is empty:
     /// `Err(Error::Closed(reason))`.
+    ///
+    /// With a reconnect policy, a lost connection is re-established while
+    /// this waits (the backoff's delay, the connect, the login), and
+    /// [`EventItem::Reconnected`] comes once logged in again;
+    /// `Err(Error::Closed(..))` only once the policy gives up. A due
+    /// connect attempt is made even with a short timeout (it may take up
+    /// to the connect timeout).
     ///
     /// A zero timeout polls: it takes in what has already arrived (and runs
     /// due timers) without waiting.
@@ -420,7 +481,13 @@ impl Client {
                 return Ok(Some(item));
             }
             if let Some(reason) = &self.closed {
-                return Err(Error::Closed(reason.clone()));
+                if !self.reconnecting() {
+                    return Err(Error::Closed(reason.clone()));
+                }
+                if !self.reconnect_step(deadline) {
+                    return Ok(None);
+                }
+                continue;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 if polled {
@@ -474,19 +541,37 @@ impl Client {
         self.conn.version()
     }
 
-    /// Where the connection stands.
+    /// Where the current connection stands (`Closed` while a lost one
+    /// waits to be re-established: see [`Client::is_reconnecting`]).
     pub fn state(&self) -> State {
         self.conn.state()
     }
 
-    /// Why the connection ended, once it has.
+    /// Why the connection ended, once it has (while reconnecting: why the
+    /// last one did).
     pub fn close_reason(&self) -> Option<&CloseReason> {
         self.closed.as_ref()
     }
 
-    /// Whether the connection has ended.
+    /// Whether the client is closed for good: the connection ended and no
+    /// reconnect follows (none configured, a logoff, or the policy gave
+    /// up).
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        self.closed_for_good().is_some()
+    }
+
+    /// Whether a lost connection waits to be re-established (the next call
+    /// that may block does it).
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnecting()
+    }
+
+    /// The current connection's generation: 0 for the first, one more for
+    /// each connection opened since (so a reconnect whose login failed
+    /// also counts). [`EventItem::Reconnected`] carries it, and so does
+    /// every [`ActionHandle`].
+    pub fn generation(&self) -> u32 {
+        self.conn.generation()
     }
 
     /// Actions submitted and not finished.
@@ -549,13 +634,8 @@ impl Client {
     /// the way. Only called with the queue empty, so order is kept.
     fn next_from_core(&mut self) -> Option<EventItem> {
         while let Some(event) = self.conn.poll_event() {
-            match event {
-                Event::Unsolicited(p) => return Some(EventItem::Event(p)),
-                Event::ListItem { handle, item } => {
-                    return Some(EventItem::ListItem { handle, item })
-                }
-                Event::Skipped(e) => return Some(EventItem::Skipped(e)),
-                other => self.on_event(other),
+            if let Some(item) = self.on_event(event) {
+                return Some(item);
             }
         }
         None
@@ -775,27 +855,183 @@ impl Client {
     /// Hand the core's events to their places.
     fn drain(&mut self) {
         while let Some(event) = self.conn.poll_event() {
-            self.on_event(event);
+            if let Some(item) = self.on_event(event) {
+                self.queue.push(item);
+            }
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    /// Act on one event of the core; what the reader gets is returned.
+    #[inline]
+    fn on_event(&mut self, event: Event) -> Option<EventItem> {
         match event {
+            Event::Unsolicited(p) => Some(EventItem::Event(p)),
             Event::Done { handle, result } => {
+                if let Some(r) = &mut self.reconnect {
+                    if r.tracking() {
+                        r.confirm(handle, &result);
+                    }
+                }
                 if let Some(slot) = self.outcomes.get_mut(&handle) {
                     *slot = Some(Box::new(result));
                 }
+                None
             }
-            Event::Unsolicited(p) => self.queue.push(EventItem::Event(p)),
-            Event::ListItem { handle, item } => {
-                self.queue.push(EventItem::ListItem { handle, item })
-            }
-            Event::Skipped(e) => self.queue.push(EventItem::Skipped(e)),
+            Event::ListItem { handle, item } => Some(EventItem::ListItem { handle, item }),
+            Event::Skipped(e) => Some(EventItem::Skipped(e)),
+            Event::Ready => self.on_ready(),
             Event::Closed(reason) => {
-                self.closed = Some(reason);
-                self.io.shutdown();
+                self.on_closed(reason);
+                None
             }
-            _ => {}
+            _ => None,
+        }
+    }
+
+    /// Logged in: after a reconnect, the reader learns of the gap.
+    fn on_ready(&mut self) -> Option<EventItem> {
+        let generation = self.conn.generation();
+        let r = self.reconnect.as_mut()?;
+        r.logged_in(Instant::now());
+        Some(EventItem::Reconnected { generation })
+    }
+
+    /// The connection ended: schedule a reconnect if the policy allows.
+    fn on_closed(&mut self, reason: CloseReason) {
+        self.io.shutdown();
+        if let Some(r) = &mut self.reconnect {
+            if r.policy().retries(&reason) {
+                r.schedule(Instant::now(), random_unit());
+            }
+        }
+        self.closed = Some(reason);
+    }
+
+    // ----- reconnecting -----------------------------------------------------
+
+    /// Whether the connection is down and an attempt to re-establish it is
+    /// scheduled.
+    fn reconnecting(&self) -> bool {
+        self.closed.is_some()
+            && self
+                .reconnect
+                .as_ref()
+                .is_some_and(|r| r.next_at().is_some())
+    }
+
+    /// Why the client is closed for good, if it is.
+    fn closed_for_good(&self) -> Option<&CloseReason> {
+        self.closed.as_ref().filter(|_| !self.reconnecting())
+    }
+
+    /// The connection is not logged in (lost, or logging in again) and an
+    /// action is to be submitted: by the policy, wait until it is — within
+    /// the action's timeout, whose rest the returned options carry — or
+    /// fail fast.
+    #[cold]
+    fn await_ready(&mut self, options: SendOptions) -> Result<SendOptions, Error> {
+        self.drain();
+        let Some(r) = &self.reconnect else {
+            return match &self.closed {
+                Some(reason) => Err(Error::Closed(reason.clone())),
+                // Closing or closed in the core: it refuses the action.
+                None => Ok(options),
+            };
+        };
+        if let Some(reason) = self.closed_for_good() {
+            return Err(Error::Closed(reason.clone()));
+        }
+        if r.policy().while_reconnecting == WhileReconnecting::FailFast {
+            return Err(Error::NotConnected);
+        }
+        let timeout = options
+            .timeout_override()
+            .unwrap_or(self.conn.config().action_timeout);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if !self.reconnect_until(deadline) {
+            return Err(match self.closed_for_good() {
+                Some(reason) => Error::Closed(reason.clone()),
+                None => Error::Action(ActionError::Timeout),
+            });
+        }
+        Ok(match deadline {
+            Some(at) => options.timeout(Some(left(at, Instant::now()))),
+            None => options,
+        })
+    }
+
+    /// Re-establish the connection and log in, until logged in (`true`),
+    /// `deadline` passes or the policy gives up (`false`). Events that
+    /// arrive meanwhile (the reconnect marker first) are queued.
+    fn reconnect_until(&mut self, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.closed.is_none() {
+                if self.conn.state() == State::Ready {
+                    return true;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return false;
+                }
+                self.pump(deadline);
+            } else if !self.reconnecting() || !self.reconnect_step(deadline) {
+                return false;
+            }
+        }
+    }
+
+    /// The connection is down and an attempt scheduled: make it if it is
+    /// due, else sleep until it is or until `deadline`, whichever is first.
+    /// `false` when `deadline` came first (or nothing is scheduled).
+    fn reconnect_step(&mut self, deadline: Option<Instant>) -> bool {
+        let Some(at) = self.reconnect.as_ref().and_then(|r| r.next_at()) else {
+            return false;
+        };
+        let now = Instant::now();
+        if at <= now {
+            self.attempt();
+            return true;
+        }
+        let until = deadline.map_or(at, |d| d.min(at));
+        if until <= now {
+            return false;
+        }
+        std::thread::sleep(until - now);
+        true
+    }
+
+    /// Open a new connection (the login then runs in the usual loop), or
+    /// schedule the next attempt.
+    #[cold]
+    fn attempt(&mut self) {
+        let Some(r) = &mut self.reconnect else {
+            return;
+        };
+        match self.dialer.open() {
+            Ok(io) => {
+                r.opened();
+                let now = Instant::now();
+                let generation = self.conn.generation() + 1;
+                let mut conn = Connection::with_entropy(
+                    r.login_config(self.conn.config()),
+                    generation,
+                    crate::entropy::connection_entropy(),
+                    now,
+                );
+                r.reapply_filters(&mut conn, now);
+                self.conn = conn;
+                self.io = io;
+                self.closed = None;
+                self.wbuf.clear();
+                self.wpos = 0;
+                self.unmoved = 0;
+                self.stall_mark = 0;
+                // A new socket: its read timeout is unknown here.
+                self.read_timeout = Some(Duration::ZERO);
+                self.take_in_at = now;
+            }
+            Err(_) => {
+                r.schedule(Instant::now(), random_unit());
+            }
         }
     }
 }
@@ -835,38 +1071,4 @@ impl Iterator for Events<'_> {
             }
         }
     }
-}
-
-fn open_tcp(ep: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
-    let connect_err = |source: io::Error| Error::Connect {
-        host: ep.host.clone(),
-        port: ep.port,
-        source,
-    };
-    let timeout = || Error::ConnectTimeout {
-        host: ep.host.clone(),
-        port: ep.port,
-    };
-    let addrs = (ep.host.as_str(), ep.port)
-        .to_socket_addrs()
-        .map_err(connect_err)?;
-    let mut last = None;
-    for addr in addrs {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(timeout)?;
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if is_would_block(&e) => timeout(),
-        Some(e) => connect_err(e),
-        None => connect_err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "host name resolved to no address",
-        )),
-    })
 }

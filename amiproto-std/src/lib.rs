@@ -72,6 +72,20 @@
 //! default), so while a busy event stream is on, call into the client (any
 //! call; `next_event(Some(Duration::ZERO))` will do) at least every 50 ms.
 //!
+//! ## Reconnects
+//!
+//! Opt-in, with the tokio client's policy type ([`Reconnect`]: backoff with
+//! jitter, `max_attempts`, `reset_after`, [`WhileReconnecting`]), set with
+//! [`ClientConfig::reconnect`]. With no thread of its own, the client
+//! re-establishes a lost connection inside the calls that may block: a
+//! waiting [`Client::next_event`] sleeps the backoff's delay, connects and
+//! logs in again (the accepted event mask and filters re-applied), then
+//! hands out [`EventItem::Reconnected`]; a [`Client::submit`] waits for the
+//! new login within the action's timeout (or fails at once with
+//! [`Error::NotConnected`] under [`WhileReconnecting::FailFast`]). Actions
+//! pending when the connection dropped fail with
+//! [`amiproto::ActionError::Closed`]; none is ever re-sent.
+//!
 //! ## One owner
 //!
 //! [`Client`] is `Send` but every method takes `&mut self`: a single owner
@@ -87,7 +101,9 @@
 
 mod client;
 mod config;
+mod dial;
 mod entropy;
+mod reconnect;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
@@ -95,6 +111,8 @@ mod transport;
 mod typed;
 
 pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
+/// The reconnect policy (the same type as the tokio client's).
+pub use amiproto::reconnect::{Reconnect, WhileReconnecting};
 /// Everything that can go wrong between a caller and the server (one type
 /// for both clients, from the core).
 pub use amiproto::ClientError as Error;
