@@ -13,6 +13,7 @@ use amiproto::{
 use crate::config::ClientConfig;
 use crate::dial::Dialer;
 use crate::reconnect::{left, random_unit, Change, Reconnector};
+use crate::trace::Trace;
 use crate::transport::{is_would_block, Transport};
 use crate::Error;
 
@@ -78,6 +79,7 @@ pub struct Client {
     dialer: Dialer,
     /// Reconnect state, once the first login succeeded with a policy.
     reconnect: Option<Reconnector>,
+    trace: Trace,
     read_buf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
@@ -120,6 +122,8 @@ impl Client {
             #[cfg(feature = "tls")]
             tls,
         } = cfg;
+        let trace = Trace::new(&endpoint, &config.username);
+        trace.connecting();
         let mut dialer = Dialer::new(
             endpoint,
             connect_timeout,
@@ -140,6 +144,7 @@ impl Client {
             io,
             dialer,
             reconnect: None,
+            trace,
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),
             wpos: 0,
@@ -158,6 +163,7 @@ impl Client {
                     CloseReason::Error(e) => Error::Connection(e.clone()),
                     other => Error::Closed(other.clone()),
                 };
+                client.trace.login_failed(&e);
                 return Err(e);
             }
             client.pump(None);
@@ -240,6 +246,7 @@ impl Client {
             options = self.await_ready(options)?;
         }
         let now = Instant::now();
+        self.trace.send(action.name());
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
             self.outcomes.insert(handle, None);
@@ -312,7 +319,11 @@ impl Client {
         if let Some(r) = &mut self.reconnect {
             r.untrack(handle);
         }
-        self.conn.cancel(handle, now) || known
+        let cancelled = self.conn.cancel(handle, now) || known;
+        if cancelled {
+            self.trace.cancelled(handle.seq());
+        }
+        cancelled
     }
 
     /// Submit every action, then wait for every outcome, in order. Reading
@@ -878,7 +889,14 @@ impl Client {
                 None
             }
             Event::ListItem { handle, item } => Some(EventItem::ListItem { handle, item }),
-            Event::Skipped(e) => Some(EventItem::Skipped(e)),
+            Event::Skipped(e) => {
+                self.trace.skipped(&e);
+                Some(EventItem::Skipped(e))
+            }
+            Event::Banner(b) => {
+                self.trace.banner(&b);
+                None
+            }
             Event::Ready => self.on_ready(),
             Event::Closed(reason) => {
                 self.on_closed(reason);
@@ -891,6 +909,7 @@ impl Client {
     /// Logged in: after a reconnect, the reader learns of the gap.
     fn on_ready(&mut self) -> Option<EventItem> {
         let generation = self.conn.generation();
+        self.trace.logged_in(generation);
         let r = self.reconnect.as_mut()?;
         r.logged_in(Instant::now());
         Some(EventItem::Reconnected { generation })
@@ -899,10 +918,15 @@ impl Client {
     /// The connection ended: schedule a reconnect if the policy allows.
     fn on_closed(&mut self, reason: CloseReason) {
         self.io.shutdown();
-        if let Some(r) = &mut self.reconnect {
-            if r.policy().retries(&reason) {
-                r.schedule(Instant::now(), random_unit());
+        match &mut self.reconnect {
+            Some(r) if r.policy().retries(&reason) => {
+                if r.schedule(Instant::now(), random_unit()) {
+                    self.trace.lost(&reason);
+                } else {
+                    self.trace.giving_up(r.attempts());
+                }
             }
+            _ => self.trace.closed(&reason),
         }
         self.closed = Some(reason);
     }
@@ -1018,6 +1042,7 @@ impl Client {
                     now,
                 );
                 r.reapply_filters(&mut conn, now);
+                self.trace.reconnected(generation);
                 self.conn = conn;
                 self.io = io;
                 self.closed = None;
@@ -1029,8 +1054,12 @@ impl Client {
                 self.read_timeout = Some(Duration::ZERO);
                 self.take_in_at = now;
             }
-            Err(_) => {
-                r.schedule(Instant::now(), random_unit());
+            Err(e) => {
+                let attempt = r.attempts();
+                self.trace.attempt_failed(&e, attempt);
+                if !r.schedule(Instant::now(), random_unit()) {
+                    self.trace.giving_up(r.attempts());
+                }
             }
         }
     }

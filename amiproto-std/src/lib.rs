@@ -86,6 +86,15 @@
 //! pending when the connection dropped fail with
 //! [`amiproto::ActionError::Closed`]; none is ever re-sent.
 //!
+//! ## Logging
+//!
+//! With the `tracing` feature (on by default) the client logs what the
+//! tokio client logs: a span `ami` per client with `host`, `port`, `user`
+//! and `tls`; the login and every action at debug, logins and reconnects
+//! at info, lost connections and failed attempts at warn; never a secret.
+//! `tracing` runs no thread: without a subscriber a message costs a check
+//! of a static. `default-features = false` drops the dependency.
+//!
 //! ## One owner
 //!
 //! [`Client`] is `Send` but every method takes `&mut self`: a single owner
@@ -106,6 +115,7 @@ mod entropy;
 mod reconnect;
 #[cfg(feature = "tls")]
 mod tls;
+mod trace;
 mod transport;
 #[cfg(feature = "types")]
 mod typed;

@@ -52,6 +52,11 @@ impl Reconnector {
         self.backoff.policy()
     }
 
+    /// Attempts made since a connection last stayed up.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.backoff.attempts()
+    }
+
     /// When the next attempt is due, while one is scheduled.
     pub(crate) fn next_at(&self) -> Option<Instant> {
         self.next_at
