@@ -579,7 +579,7 @@ fn std_actions_while_reconnecting_wait_or_fail_fast() {
                 let t = Instant::now();
                 let err = c.send(Action::ping()).unwrap_err();
                 assert!(matches!(err, Error::NotConnected), "{err:?}");
-                assert!(t.elapsed() < Duration::from_millis(200));
+                assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
             }
             WhileReconnecting::Wait => {
                 // Held for the action's timeout, then a timeout.
