@@ -10,6 +10,7 @@ use amiproto::{
     Outcome, SendOptions, State, WhileReconnecting,
 };
 
+use crate::clock::Clock;
 use crate::config::ClientConfig;
 use crate::dial::Dialer;
 use crate::reconnect::{left, random_unit, Change, Reconnector};
@@ -28,8 +29,9 @@ const MOVE_EVERY: usize = 128;
 /// A call takes in what the socket holds when the last read is at least
 /// this old: twenty times under Asterisk's `writetimeout`, so the server
 /// never waits on us for long, while a caller that keeps up (it reads again
-/// long before, once its events are handed out) pays one clock read per
-/// call, not a system call, and does not decode far ahead of itself.
+/// long before, once its events are handed out) pays one read of the cheap
+/// clock per call (see [`Clock`]), not a system call, and does not decode
+/// far ahead of itself.
 const TAKE_IN_EVERY: Duration = Duration::from_millis(5);
 
 /// Most reads (of the read buffer's size) taken in without waiting at once.
@@ -92,9 +94,10 @@ pub struct Client {
     unmoved: usize,
     /// Bytes pending when a write from `submit` last stalled.
     stall_mark: usize,
-    /// A call from this time on takes in what the socket holds: the last
-    /// read plus [`TAKE_IN_EVERY`].
-    take_in_at: Instant,
+    /// The precise clock for waits and reads, the cheap one for checks.
+    clock: Clock,
+    /// When the socket was last read, in [`Clock::ticks`].
+    last_read: Duration,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -155,8 +158,10 @@ impl Client {
             write_stall,
             unmoved: 0,
             stall_mark: 0,
-            take_in_at: Instant::now(),
+            clock: Clock::new(TAKE_IN_EVERY),
+            last_read: Duration::ZERO,
         };
+        client.last_read = client.clock.ticks();
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
                 let e = match reason {
@@ -245,7 +250,7 @@ impl Client {
         if self.closed.is_some() || !matches!(self.conn.state(), State::Ready | State::Closing) {
             options = self.await_ready(options)?;
         }
-        let now = Instant::now();
+        let now = self.clock.cheap();
         self.trace.send(action.name());
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
@@ -255,7 +260,7 @@ impl Client {
             r.track(handle, change);
         }
         self.drain();
-        self.take_in(now);
+        self.take_in();
         self.unmoved += 1;
         if self.unmoved >= MOVE_EVERY {
             self.take_transmit();
@@ -278,7 +283,7 @@ impl Client {
     /// Block until the outcome of `handle` arrives (or the action times
     /// out), reading and queueing events meanwhile.
     pub fn wait(&mut self, handle: ActionHandle) -> Result<Outcome, Error> {
-        self.take_in(Instant::now());
+        self.take_in();
         loop {
             match self.outcomes.get_mut(&handle) {
                 None => return Err(Error::UnknownHandle),
@@ -302,7 +307,7 @@ impl Client {
     /// The outcome of `handle` if it has arrived; never waits (it takes in
     /// what the socket already holds first).
     pub fn try_wait(&mut self, handle: ActionHandle) -> Option<Result<Outcome, Error>> {
-        self.take_in(Instant::now());
+        self.take_in();
         let slot = self.outcomes.get_mut(&handle)?;
         let result = slot.take()?;
         self.outcomes.remove(&handle);
@@ -313,8 +318,8 @@ impl Client {
     /// never written, a late answer is consumed quietly. Returns whether it
     /// was still pending.
     pub fn cancel(&mut self, handle: ActionHandle) -> bool {
-        let now = Instant::now();
-        self.take_in(now);
+        self.take_in();
+        let now = self.clock.cheap();
         let known = self.outcomes.remove(&handle).is_some();
         if let Some(r) = &mut self.reconnect {
             r.untrack(handle);
@@ -366,7 +371,7 @@ impl Client {
     /// re-established there is nothing to write (what was pending failed):
     /// `Ok(())`.
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.take_in(Instant::now());
+        self.take_in();
         self.write_out(true);
         match self.closed_for_good() {
             Some(reason) => Err(Error::Closed(reason.clone())),
@@ -477,9 +482,8 @@ impl Client {
     /// A zero timeout polls: it takes in what has already arrived (and runs
     /// due timers) without waiting.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<EventItem>, Error> {
-        let now = Instant::now();
-        let deadline = timeout.map(|t| now + t);
-        self.take_in(now);
+        let deadline = timeout.map(|t| self.clock.now() + t);
+        self.take_in();
         let mut polled = false;
         loop {
             // Older events first: the queue, then what the core decoded
@@ -515,7 +519,7 @@ impl Client {
     /// A queued event; never waits (it takes in what the socket already
     /// holds first, like every call).
     pub fn try_next_event(&mut self) -> Option<EventItem> {
-        self.take_in(Instant::now());
+        self.take_in();
         self.queue.pop()
     }
 
@@ -612,7 +616,7 @@ impl Client {
         if self.closed.is_some() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let deadline = match (until, self.conn.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -660,9 +664,18 @@ impl Client {
     /// the default 64 KiB buffer), up to [`MAX_READS`]: enough for any
     /// server, without making a caller that is about to catch up decode a
     /// burst far ahead of itself.
-    fn take_in(&mut self, now: Instant) {
-        if now >= self.take_in_at && self.closed.is_none() {
-            let away = now - self.take_in_at + TAKE_IN_EVERY;
+    ///
+    /// The age is measured on the cheap clock with its resolution added:
+    /// a call [`TAKE_IN_EVERY`] or more after the last read always takes
+    /// in; one up to a clock tick earlier may too (at most one extra read
+    /// per tick).
+    #[inline]
+    fn take_in(&mut self) {
+        if self.closed.is_some() {
+            return;
+        }
+        let away = self.clock.ticks().saturating_sub(self.last_read) + self.clock.resolution();
+        if away >= TAKE_IN_EVERY {
             let reads = (away.as_micros() / 1000).clamp(1, MAX_READS as u128) as usize;
             self.read_available(reads);
         }
@@ -673,8 +686,8 @@ impl Client {
         self.set_read_timeout(timeout);
         loop {
             let r = self.io.read(&mut self.read_buf);
-            let now = Instant::now();
-            self.take_in_at = now + TAKE_IN_EVERY;
+            let now = self.clock.now();
+            self.last_read = self.clock.ticks();
             match r {
                 Ok(0) => self.conn.handle_eof(now),
                 Ok(n) => self.conn.handle_input(now, &self.read_buf[..n]),
@@ -807,12 +820,13 @@ impl Client {
             for _ in 0..max_reads {
                 match self.io.read(&mut self.read_buf) {
                     Ok(0) => {
-                        self.conn.handle_eof(Instant::now());
+                        self.conn.handle_eof(self.clock.now());
                         got = true;
                         break;
                     }
                     Ok(n) => {
-                        self.conn.handle_input(Instant::now(), &self.read_buf[..n]);
+                        let now = self.clock.now();
+                        self.conn.handle_input(now, &self.read_buf[..n]);
                         // Queue each read's events at once: the queue's
                         // bound, not the core's buffer, holds them.
                         self.drain();
@@ -829,7 +843,7 @@ impl Client {
                 }
             }
             let _ = self.io.tcp().set_nonblocking(false);
-            self.take_in_at = Instant::now() + TAKE_IN_EVERY;
+            self.last_read = self.clock.ticks();
             if got {
                 self.drain();
             }
@@ -844,7 +858,7 @@ impl Client {
         if self.closed.is_some() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         if self.conn.poll_timeout().is_some_and(|at| at <= now) {
             self.conn.handle_timeout(now);
             self.drain();
@@ -1033,7 +1047,7 @@ impl Client {
         match self.dialer.open() {
             Ok(io) => {
                 r.opened();
-                let now = Instant::now();
+                let now = self.clock.now();
                 let generation = self.conn.generation() + 1;
                 let mut conn = Connection::with_entropy(
                     r.login_config(self.conn.config()),
@@ -1052,7 +1066,7 @@ impl Client {
                 self.stall_mark = 0;
                 // A new socket: its read timeout is unknown here.
                 self.read_timeout = Some(Duration::ZERO);
-                self.take_in_at = now;
+                self.last_read = self.clock.ticks();
             }
             Err(e) => {
                 let attempt = r.attempts();

@@ -109,6 +109,7 @@
 #![allow(clippy::result_large_err)]
 
 mod client;
+mod clock;
 mod config;
 mod dial;
 mod entropy;
