@@ -1,6 +1,5 @@
 //! The blocking client.
 
-use std::collections::HashMap;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use amiproto::{
 use crate::clock::Clock;
 use crate::config::ClientConfig;
 use crate::dial::Dialer;
+use crate::outcomes::Outcomes;
 use crate::reconnect::{left, random_unit, Change, Reconnector};
 use crate::trace::Trace;
 use crate::transport::{is_would_block, Transport};
@@ -36,12 +36,6 @@ const TAKE_IN_EVERY: Duration = Duration::from_millis(5);
 
 /// Most reads (of the read buffer's size) taken in without waiting at once.
 const MAX_READS: usize = 64;
-
-/// Outcomes by handle: `None` while waiting. Boxed, so the table stays
-/// small however many actions are in flight.
-type Outcomes = HashMap<ActionHandle, Option<Box<ActionResult>>, amiproto::SeqBuildHasher>;
-
-type ActionResult = Result<Outcome, ActionError>;
 
 /// A logged-in AMI connection, driven on the caller's thread.
 ///
@@ -254,7 +248,7 @@ impl Client {
         self.trace.send(action.name());
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
-            self.outcomes.insert(handle, None);
+            self.outcomes.insert(handle);
         }
         if let (Some(change), Some(r)) = (change, &mut self.reconnect) {
             r.track(handle, change);
@@ -285,19 +279,15 @@ impl Client {
     pub fn wait(&mut self, handle: ActionHandle) -> Result<Outcome, Error> {
         self.take_in();
         loop {
-            match self.outcomes.get_mut(&handle) {
+            match self.outcomes.take(handle) {
                 None => return Err(Error::UnknownHandle),
-                Some(slot @ Some(_)) => {
-                    let result = slot.take().expect("checked");
-                    self.outcomes.remove(&handle);
-                    return (*result).map_err(Error::Action);
-                }
+                Some(Some(result)) => return result.map_err(Error::Action),
                 Some(None) => {}
             }
             if let Some(reason) = &self.closed {
                 // The core fails every pending action on close; this is only
                 // a guard.
-                self.outcomes.remove(&handle);
+                self.outcomes.remove(handle);
                 return Err(Error::Action(ActionError::Closed(reason.clone())));
             }
             self.pump(None);
@@ -308,10 +298,9 @@ impl Client {
     /// what the socket already holds first).
     pub fn try_wait(&mut self, handle: ActionHandle) -> Option<Result<Outcome, Error>> {
         self.take_in();
-        let slot = self.outcomes.get_mut(&handle)?;
-        let result = slot.take()?;
-        self.outcomes.remove(&handle);
-        Some((*result).map_err(Error::Action))
+        self.outcomes
+            .take(handle)?
+            .map(|result| result.map_err(Error::Action))
     }
 
     /// Drop interest in `handle`: no outcome will be kept, a held action is
@@ -320,7 +309,7 @@ impl Client {
     pub fn cancel(&mut self, handle: ActionHandle) -> bool {
         self.take_in();
         let now = self.clock.cheap();
-        let known = self.outcomes.remove(&handle).is_some();
+        let known = self.outcomes.remove(handle);
         if let Some(r) = &mut self.reconnect {
             r.untrack(handle);
         }
@@ -897,9 +886,7 @@ impl Client {
                         r.confirm(handle, &result);
                     }
                 }
-                if let Some(slot) = self.outcomes.get_mut(&handle) {
-                    *slot = Some(Box::new(result));
-                }
+                self.outcomes.fill(handle, result);
                 None
             }
             Event::ListItem { handle, item } => Some(EventItem::ListItem { handle, item }),

@@ -113,6 +113,7 @@ mod clock;
 mod config;
 mod dial;
 mod entropy;
+mod outcomes;
 mod reconnect;
 #[cfg(feature = "tls")]
 mod tls;
