@@ -43,9 +43,11 @@ mod client_error;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod index;
 pub mod packet;
 pub mod queue;
 pub mod reconnect;
+mod scan;
 #[cfg(feature = "serde")]
 pub mod serde;
 #[cfg(feature = "rustls")]
