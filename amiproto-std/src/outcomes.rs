@@ -64,12 +64,19 @@ impl Outcomes {
         }
     }
 
+    /// Where `handle` is. Sequence numbers of one connection are dense
+    /// but for the actions the client does not track (its own, fire and
+    /// forget), so its place is first guessed from the front's.
     #[inline]
     fn find(&self, handle: ActionHandle) -> Option<usize> {
-        match self.slots.front() {
-            Some((h, _)) if *h == handle => Some(0),
-            _ => self.slots.binary_search_by_key(&handle, |(h, _)| *h).ok(),
+        let (front, _) = self.slots.front()?;
+        if front.generation() == handle.generation() {
+            let guess = handle.seq().wrapping_sub(front.seq()) as usize;
+            if self.slots.get(guess).is_some_and(|(h, _)| *h == handle) {
+                return Some(guess);
+            }
         }
+        self.slots.binary_search_by_key(&handle, |(h, _)| *h).ok()
     }
 
     /// The outcome of `handle` arrived; dropped unless `handle` is waiting.
