@@ -9,7 +9,7 @@ use amiproto::{
     Outcome, SendOptions, State, WhileReconnecting,
 };
 
-use crate::clock::Clock;
+use crate::clock::{nanos, Clock};
 use crate::config::ClientConfig;
 use crate::dial::Dialer;
 use crate::outcomes::Outcomes;
@@ -91,7 +91,9 @@ pub struct Client {
     /// The precise clock for waits and reads, the cheap one for checks.
     clock: Clock,
     /// When the socket was last read, in [`Clock::ticks`].
-    last_read: Duration,
+    last_read: u64,
+    /// From these ticks on, a call takes in what the socket holds.
+    take_in_at: u64,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -153,9 +155,10 @@ impl Client {
             unmoved: 0,
             stall_mark: 0,
             clock: Clock::new(TAKE_IN_EVERY),
-            last_read: Duration::ZERO,
+            last_read: 0,
+            take_in_at: 0,
         };
-        client.last_read = client.clock.ticks();
+        client.mark_read();
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
                 let e = match reason {
@@ -244,7 +247,8 @@ impl Client {
         if self.closed.is_some() || !matches!(self.conn.state(), State::Ready | State::Closing) {
             options = self.await_ready(options)?;
         }
-        let now = self.clock.cheap();
+        let ticks = self.clock.ticks();
+        let now = self.clock.instant_at(ticks);
         self.trace.send(action.name());
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
@@ -254,7 +258,7 @@ impl Client {
             r.track(handle, change);
         }
         self.drain();
-        self.take_in();
+        self.take_in_at(ticks);
         self.unmoved += 1;
         if self.unmoved >= MOVE_EVERY {
             self.take_transmit();
@@ -307,8 +311,9 @@ impl Client {
     /// never written, a late answer is consumed quietly. Returns whether it
     /// was still pending.
     pub fn cancel(&mut self, handle: ActionHandle) -> bool {
-        self.take_in();
-        let now = self.clock.cheap();
+        let ticks = self.clock.ticks();
+        self.take_in_at(ticks);
+        let now = self.clock.instant_at(ticks);
         let known = self.outcomes.remove(handle);
         if let Some(r) = &mut self.reconnect {
             r.untrack(handle);
@@ -660,14 +665,25 @@ impl Client {
     /// per tick).
     #[inline]
     fn take_in(&mut self) {
-        if self.closed.is_some() {
-            return;
-        }
-        let away = self.clock.ticks().saturating_sub(self.last_read) + self.clock.resolution();
-        if away >= TAKE_IN_EVERY {
-            let reads = (away.as_micros() / 1000).clamp(1, MAX_READS as u128) as usize;
+        self.take_in_at(self.clock.ticks());
+    }
+
+    /// [`Client::take_in`] with the cheap clock read at `ticks`.
+    #[inline]
+    fn take_in_at(&mut self, ticks: u64) {
+        if ticks >= self.take_in_at && self.closed.is_none() {
+            let away = ticks.saturating_sub(self.last_read) + self.clock.resolution();
+            let reads = (away / 1_000_000).clamp(1, MAX_READS as u64) as usize;
             self.read_available(reads);
         }
+    }
+
+    /// The socket was just read: the next take-in is due when the read is
+    /// [`TAKE_IN_EVERY`] old, as far as the cheap clock can tell.
+    fn mark_read(&mut self) {
+        self.last_read = self.clock.ticks();
+        self.take_in_at =
+            (self.last_read + nanos(TAKE_IN_EVERY)).saturating_sub(self.clock.resolution());
     }
 
     /// Read once with `timeout` (`None`: no limit) and feed the core.
@@ -676,7 +692,7 @@ impl Client {
         loop {
             let r = self.io.read(&mut self.read_buf);
             let now = self.clock.now();
-            self.last_read = self.clock.ticks();
+            self.mark_read();
             match r {
                 Ok(0) => self.conn.handle_eof(now),
                 Ok(n) => self.conn.handle_input(now, &self.read_buf[..n]),
@@ -832,7 +848,7 @@ impl Client {
                 }
             }
             let _ = self.io.tcp().set_nonblocking(false);
-            self.last_read = self.clock.ticks();
+            self.mark_read();
             if got {
                 self.drain();
             }
@@ -1053,7 +1069,7 @@ impl Client {
                 self.stall_mark = 0;
                 // A new socket: its read timeout is unknown here.
                 self.read_timeout = Some(Duration::ZERO);
-                self.last_read = self.clock.ticks();
+                self.mark_read();
             }
             Err(e) => {
                 let attempt = r.attempts();

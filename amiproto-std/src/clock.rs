@@ -13,21 +13,25 @@
 use std::time::{Duration, Instant};
 
 /// The precise clock, and a cheap estimate of it between precise readings.
+///
+/// Cheap readings are "ticks": nanoseconds on the coarse clock (or, where
+/// that is the precise clock, since the clock was made), compared as plain
+/// integers.
 #[derive(Debug)]
 pub(crate) struct Clock {
-    /// The last precise reading, and the coarse clock right after it.
+    /// An instant and the ticks at that instant: cheap instants are
+    /// `base + (ticks - base_ticks)`. Moved to every precise reading when
+    /// ticks are coarse; fixed at creation when they are precise.
     base: Instant,
-    base_coarse: Duration,
+    base_ticks: u64,
     /// The latest instant handed out: handed-out instants never go back.
     last: Instant,
-    /// How far apart two readings of the coarse clock can be from the true
-    /// time passed; zero when the coarse clock is the precise one.
-    resolution: Duration,
-    /// The coarse clock is too coarse for the checks (or missing): read the
-    /// precise one instead.
-    precise_only: bool,
-    /// Origin of [`Clock::ticks`] when they come from the precise clock.
-    epoch: Instant,
+    /// How far apart two tick readings can be from the true time passed,
+    /// in nanoseconds; zero when ticks are precise.
+    resolution: u64,
+    /// Ticks come from the precise clock (the coarse one is too coarse for
+    /// the checks, or missing).
+    precise: bool,
 }
 
 impl Clock {
@@ -35,73 +39,66 @@ impl Clock {
     /// below `finest_check` (the shortest interval a check measures; a
     /// coarser clock would make every check pass).
     pub(crate) fn new(finest_check: Duration) -> Clock {
-        let resolution = coarse_resolution();
-        let precise_only = resolution.is_none_or(|r| r >= finest_check);
+        let resolution = coarse_resolution().filter(|r| *r < finest_check);
         let now = Instant::now();
         Clock {
             base: now,
-            base_coarse: if precise_only {
-                Duration::ZERO
-            } else {
-                coarse()
-            },
+            base_ticks: if resolution.is_some() { coarse() } else { 0 },
             last: now,
-            resolution: if precise_only {
-                Duration::ZERO
-            } else {
-                resolution.unwrap_or_default()
-            },
-            precise_only,
-            epoch: now,
+            resolution: resolution.map_or(0, nanos),
+            precise: resolution.is_none(),
         }
     }
 
-    /// The exact time (and a new base for [`Clock::cheap`]).
+    /// The exact time (and, for coarse ticks, a new base).
     pub(crate) fn now(&mut self) -> Instant {
         let now = Instant::now();
-        if !self.precise_only {
+        if !self.precise {
             self.base = now;
-            self.base_coarse = coarse();
+            self.base_ticks = coarse();
         }
         self.last = self.last.max(now);
         self.last
     }
 
-    /// The time to within [`Clock::resolution`], for one read of the coarse
-    /// clock; never earlier than an instant handed out before.
+    /// The cheap clock: one read of the coarse clock (where there is one).
     #[inline]
-    pub(crate) fn cheap(&mut self) -> Instant {
-        if self.precise_only {
-            return self.now();
-        }
-        let now = self.base + coarse().saturating_sub(self.base_coarse);
-        self.last = self.last.max(now);
-        self.last
-    }
-
-    /// A reading of the coarse clock, for intervals measured with
-    /// [`Clock::resolution`] in mind; the precise clock when that is the
-    /// cheap one.
-    #[inline]
-    pub(crate) fn ticks(&self) -> Duration {
-        if self.precise_only {
-            self.epoch.elapsed()
+    pub(crate) fn ticks(&self) -> u64 {
+        if self.precise {
+            nanos(self.base.elapsed())
         } else {
             coarse()
         }
     }
 
-    /// How much an interval measured with [`Clock::ticks`] can fall short
-    /// of the true one (zero for the precise clock).
-    pub(crate) fn resolution(&self) -> Duration {
+    /// The instant `ticks` stand for, to within two resolutions; never
+    /// earlier than an instant handed out before.
+    #[inline]
+    pub(crate) fn instant_at(&mut self, ticks: u64) -> Instant {
+        let at = self.base + Duration::from_nanos(ticks.saturating_sub(self.base_ticks));
+        self.last = self.last.max(at);
+        self.last
+    }
+
+    /// How much an interval measured in ticks can fall short of the true
+    /// one, in nanoseconds (zero for precise ticks).
+    pub(crate) fn resolution(&self) -> u64 {
         self.resolution
     }
 }
 
+/// A duration in nanoseconds (saturating: 584 years).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn coarse() -> Duration {
+#[inline]
+fn coarse() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    (t.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(t.tv_nsec as u64)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -112,8 +109,8 @@ fn coarse_resolution() -> Option<Duration> {
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn coarse() -> Duration {
-    Duration::ZERO
+fn coarse() -> u64 {
+    0
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -126,36 +123,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cheap_time_follows_the_precise_clock_and_never_goes_back() {
+    fn cheap_instants_follow_the_precise_clock_and_never_go_back() {
         let mut c = Clock::new(Duration::from_millis(5));
         let mut last = c.now();
+        let slack = Duration::from_nanos(2 * c.resolution());
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_millis(30) {
             let before = Instant::now();
-            let cheap = c.cheap();
+            let cheap = c.instant_at(c.ticks());
             let after = Instant::now();
             assert!(cheap >= last);
-            // Within two resolutions (the base's tick and the reading's)
-            // of the true time.
-            let slack = c.resolution() * 2;
             assert!(cheap + slack >= before, "{cheap:?} {before:?}");
             assert!(cheap <= after + slack, "{cheap:?} {after:?}");
             last = cheap;
         }
-        let precise = c.now();
-        assert!(precise >= last);
+        assert!(c.now() >= last);
     }
 
     #[test]
     fn ticks_measure_intervals_within_the_resolution() {
-        let c = Clock::new(Duration::from_millis(5));
-        let a = c.ticks();
-        std::thread::sleep(Duration::from_millis(20));
-        let b = c.ticks();
-        assert!(
-            b - a + c.resolution() >= Duration::from_millis(20),
-            "{:?}",
-            b - a
-        );
+        for finest in [Duration::from_millis(5), Duration::ZERO] {
+            // ZERO: no coarse clock is fine enough, ticks are precise.
+            let c = Clock::new(finest);
+            let a = c.ticks();
+            std::thread::sleep(Duration::from_millis(20));
+            let b = c.ticks();
+            assert!(b - a + c.resolution() >= 20_000_000, "{}", b - a);
+            if finest.is_zero() {
+                assert_eq!(c.resolution(), 0);
+            }
+        }
     }
 }
