@@ -643,6 +643,14 @@ impl Client {
     /// the way. Only called with the queue empty, so order is kept.
     fn next_from_core(&mut self) -> Option<EventItem> {
         while let Some(event) = self.conn.poll_event() {
+            // Events come by the million: handed out here, without a call
+            // (matched in place, so the large enum is not moved again).
+            if matches!(event, Event::Unsolicited(_)) {
+                let Event::Unsolicited(p) = event else {
+                    unreachable!("matched above")
+                };
+                return Some(EventItem::Event(p));
+            }
             if let Some(item) = self.on_event(event) {
                 return Some(item);
             }
@@ -672,7 +680,7 @@ impl Client {
     #[inline]
     fn take_in_at(&mut self, ticks: u64) {
         if ticks >= self.take_in_at && self.closed.is_none() {
-            let away = ticks.saturating_sub(self.last_read) + self.clock.resolution();
+            let away = ticks.saturating_sub(self.last_read);
             let reads = (away / 1_000_000).clamp(1, MAX_READS as u64) as usize;
             self.read_available(reads);
         }
