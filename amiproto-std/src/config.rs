@@ -46,6 +46,7 @@ pub struct ClientConfig {
     pub reconnect: Option<Reconnect>,
     /// Which certificates to trust for `amis://`.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: TlsConfig,
 }
 
@@ -144,6 +145,7 @@ impl ClientConfig {
 
     /// Set which certificates to trust.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
         self.tls = tls;
         self

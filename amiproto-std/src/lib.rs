@@ -103,6 +103,7 @@
 //! thread and send it work over a channel. (For many concurrent callers
 //! and fan-out to several subscribers, use the `amiproto-tokio` adapter.)
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 // `Error` carries the server's response packet in `ActionError::Server`;
 // callers match on it directly, so it is not boxed.
@@ -131,6 +132,7 @@ pub use amiproto::ClientError as Error;
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
 #[cfg(feature = "types")]
 pub use typed::TypedEvents;
@@ -140,3 +142,8 @@ pub use amiproto::{
     Action, ActionHandle, CommandOutput, Config, ListOutcome, OriginateOutcome, Outcome, Packet,
     SendOptions,
 };
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -42,6 +42,7 @@ pub struct ClientConfig {
     pub events_overflow: Overflow,
     /// TLS settings for `amis://` (default: the system's root certificates).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: TlsConfig,
 }
 
@@ -129,6 +130,7 @@ impl ClientConfig {
 
     /// Set the TLS settings (and use TLS).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
         self.tls = tls;
         self.endpoint.tls = true;

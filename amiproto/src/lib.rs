@@ -36,6 +36,7 @@
 //! assert_eq!(reply.action_id().unwrap(), "p1");
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod action;
@@ -49,8 +50,10 @@ pub mod queue;
 pub mod reconnect;
 mod scan;
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod serde;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod tls;
 #[cfg(feature = "types")]
 pub mod types;
@@ -73,3 +76,8 @@ pub use connection::{
     SeqHasher, State, UrlError, UrlPart, UrlProblem,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError};
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

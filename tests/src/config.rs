@@ -241,6 +241,7 @@ pub struct SimConfig {
     /// Serve TLS (implicit, like port 5039) with a self-signed certificate
     /// made at start; see [`crate::Simulator::tls_cert_der`].
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: bool,
 }
 
@@ -405,6 +406,7 @@ impl SimConfig {
 
     /// Serve over TLS with a self-signed certificate.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self) -> SimConfig {
         self.tls = true;
         self

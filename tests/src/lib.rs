@@ -95,6 +95,7 @@
 //! pressure by default (a client that never reads grows the session's queue
 //! unless [`Faults::write_timeout`] is set).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod actions;
@@ -336,6 +337,7 @@ impl Simulator {
 
     /// The self-signed certificate (DER) served with TLS; empty without.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_cert_der(&self) -> Vec<u8> {
         self.cert_der.clone()
     }
@@ -396,3 +398,8 @@ fn make_tls() -> io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 mod readme {}
+
+/// This crate's own README, its Rust example compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod own_readme {}
