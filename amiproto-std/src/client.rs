@@ -669,8 +669,9 @@ impl Client {
     ///
     /// The age is measured on the cheap clock with its resolution added:
     /// a call [`TAKE_IN_EVERY`] or more after the last read always takes
-    /// in; one up to a clock tick earlier may too (at most one extra read
-    /// per tick).
+    /// in; one up to a clock tick earlier may too (at most one early
+    /// take-in per tick, and it reads one buffer: the reads are counted
+    /// from the least the age can be).
     #[inline]
     fn take_in(&mut self) {
         self.take_in_at(self.clock.ticks());
@@ -680,7 +681,9 @@ impl Client {
     #[inline]
     fn take_in_at(&mut self, ticks: u64) {
         if ticks >= self.take_in_at && self.closed.is_none() {
-            let away = ticks.saturating_sub(self.last_read);
+            let away = ticks
+                .saturating_sub(self.last_read)
+                .saturating_sub(self.clock.resolution());
             let reads = (away / 1_000_000).clamp(1, MAX_READS as u64) as usize;
             self.read_available(reads);
         }
