@@ -37,8 +37,7 @@
 //! caller's deadline and the core's [`amiproto::Connection::poll_timeout`]
 //! (action timeouts, the banner and login deadlines, keepalive); a read
 //! that times out becomes [`amiproto::Connection::handle_timeout`]. This is
-//! the loop of str0m's blocking examples, and it needs no `poll(2)` and no
-//! extra dependency.
+//! the loop of str0m's blocking examples, and it needs no `poll(2)`.
 //!
 //! Writing never starves reading. Submitted actions are buffered and written
 //! with a short socket write timeout ([`ClientConfig::write_stall`], 1 ms):
@@ -65,7 +64,9 @@
 //! [`Overflow::Lossless`] keeps everything. Items of a list sent with
 //! [`SendOptions::stream_list`] are never dropped.
 //!
-//! Every call first takes in what the socket holds (without waiting), so
+//! Every call first takes in what the socket holds (without waiting) once
+//! the last read is 5 ms old — an age read on the kernel's coarse clock,
+//! which costs a few nanoseconds where the precise one costs 20–90 — so
 //! the queue's policy decides what is kept, never the kernel's buffers. A
 //! program must still call in often enough: Asterisk drops a session when
 //! one of its writes makes no progress for `writetimeout` (100 ms by
