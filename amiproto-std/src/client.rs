@@ -133,6 +133,9 @@ impl Client {
         let io = dialer.open()?;
         let write_stall = dialer.write_stall();
         let mask = config.events.clone();
+        // The core's default in-flight window depends on the transport (it
+        // is kept for the connections a reconnect opens).
+        let config = config.tls(dialer.endpoint.tls);
         let mut client = Client {
             conn: Connection::with_entropy(
                 config,

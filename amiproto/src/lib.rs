@@ -72,10 +72,10 @@ pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
-    Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
-    SeqHasher, State, UrlError, UrlPart, UrlProblem,
+    InFlightLimit, Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions,
+    SeqBuildHasher, SeqHasher, State, UrlError, UrlPart, UrlProblem, TLS_IN_FLIGHT,
 };
-pub use error::{ActionError, CloseReason, ConnectionError, SendError};
+pub use error::{ActionError, CloseReason, ConnectionError, SendError, Unanswerable};
 
 /// This crate's README, its Rust examples compiled as doc tests.
 #[cfg(doctest)]

@@ -657,6 +657,31 @@ impl fmt::Debug for Packet {
     }
 }
 
+/// The packet's exact text, for logs and debugging: every byte as received
+/// (or built), CRLF line ends and the terminating blank line included, each
+/// line decoded as UTF-8, or as Latin-1 when it is not UTF-8 (as
+/// [`Value::decode_text`] does). Nothing is hidden: a `Login` packet read by
+/// a server shows its `Secret`.
+///
+/// ```
+/// use amiproto::Packet;
+///
+/// let p = Packet::builder()
+///     .header("Event", "Hangup")
+///     .header("CallerIDName", b"Jos\xe9")
+///     .build()?;
+/// assert_eq!(p.to_string(), "Event: Hangup\r\nCallerIDName: Jos\u{e9}\r\n\r\n");
+/// # Ok::<(), amiproto::EncodeError>(())
+/// ```
+impl fmt::Display for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in self.raw.split_inclusive(|&b| b == b'\n') {
+            f.write_str(&Value(line).decode_text())?;
+        }
+        Ok(())
+    }
+}
+
 impl PartialEq for Packet {
     /// Two packets are equal when their raw bytes are.
     fn eq(&self, other: &Packet) -> bool {
