@@ -573,26 +573,39 @@ fn keepalive_detects_a_dead_peer_while_idle() {
 
 #[test]
 fn keepalive_keeps_a_live_peer() {
-    let (url, server) = serve("?auth=plain&keepalive=50ms", |mut peer| {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = answered.clone();
+    let (url, server) = serve("?auth=plain&keepalive=50ms", move |mut peer| {
         peer.login();
-        let mut pings = 0;
         while let Some(ping) = peer.read_packet() {
             let id = header(&ping, "ActionID").unwrap();
             peer.write(
                 format!("Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n").as_bytes(),
             );
-            pings += 1;
+            counter.fetch_add(1, Ordering::SeqCst);
         }
-        assert!(pings >= 3, "{pings}");
     });
     let mut client = Client::connect(fast(&url)).unwrap();
-    // Keepalive answers are consumed by the core: no events, no error.
-    assert_eq!(
-        client.next_event(Some(Duration::from_millis(300))).unwrap(),
-        None
-    );
+    // Keepalive answers are consumed by the core: no events, no error, while
+    // the client idles long enough for three keepalive rounds (however slow
+    // a loaded machine makes each wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while answered.load(Ordering::SeqCst) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "keepalive pings stopped"
+        );
+        assert_eq!(
+            client.next_event(Some(Duration::from_millis(100))).unwrap(),
+            None
+        );
+    }
+    assert!(!client.is_closed());
     drop(client);
     server.join().unwrap();
+    assert!(answered.load(Ordering::SeqCst) >= 3);
 }
 
 #[test]
