@@ -17,7 +17,8 @@
 //!   times the caller passes in; see [`connection`] for the run loop.
 //! - What the socket-owning clients share: the [`EventQueue`] that holds
 //!   events for a reader under its [`Overflow`] policy (exact lag counts,
-//!   markers never dropped), and their error type, [`ClientError`].
+//!   markers never dropped), their error type, [`ClientError`], and their
+//!   [`Reconnect`] policy with its pure [`Backoff`].
 //! - `types` (feature `types`): typed actions and events generated from
 //!   Asterisk's own documentation, views over [`Packet`] built only when
 //!   asked.
@@ -46,6 +47,7 @@ pub mod error;
 mod index;
 pub mod packet;
 pub mod queue;
+pub mod reconnect;
 mod scan;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
@@ -64,6 +66,7 @@ pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
 pub use queue::{EventItem, EventQueue, Overflow};
+pub use reconnect::{Backoff, Reconnect, WhileReconnecting};
 pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;

@@ -220,6 +220,13 @@ impl SendOptions {
     pub fn is_no_reply(&self) -> bool {
         self.no_reply
     }
+
+    /// The timeout set with [`SendOptions::timeout`]: `None` when the
+    /// config's applies, `Some(None)` for no timeout. (A client that holds
+    /// an action before submitting it uses this to know its deadline.)
+    pub fn timeout_override(&self) -> Option<Option<Duration>> {
+        self.timeout
+    }
 }
 
 /// What the connection reports, in arrival order.
