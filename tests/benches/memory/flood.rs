@@ -68,14 +68,20 @@ fn line(what: &str, n: u64, t: &Tally, secs: f64, samples: &[(Duration, u64)]) -
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
     let max = samples.iter().map(|s| s.1).max().unwrap_or(0);
     let first = steady.first().copied().unwrap_or(0);
+    // RSS at the end of each tenth of the run, in MiB.
+    let tenths: Vec<String> = (1..=10)
+        .filter_map(|k| samples.iter().rev().find(|s| s.0 <= end * k / 10))
+        .map(|s| format!("{:.1}", s.1 as f64 / f64::from(1 << 20)))
+        .collect();
     let last = steady.last().copied().unwrap_or(0);
     format!(
-        "{{\"what\":\"{what}\",\"events\":{n},\"delivered\":{},\"lagged\":{},\"exact\":{},\"seconds\":{secs:.3},\"samples\":{},\"rss_steady\":{median},\"rss_max\":{max},\"rss_first\":{first},\"rss_last\":{last},\"rss_peak\":{}}}",
+        "{{\"what\":\"{what}\",\"events\":{n},\"delivered\":{},\"lagged\":{},\"exact\":{},\"seconds\":{secs:.3},\"samples\":{},\"rss_steady\":{median},\"rss_max\":{max},\"rss_first\":{first},\"rss_last\":{last},\"rss_peak\":{},\"rss_tenths_mib\":[{}]}}",
         t.delivered,
         t.lagged,
         t.delivered + t.lagged == n + 2,
         samples.len(),
-        rss::peak()
+        rss::peak(),
+        tenths.join(",")
     )
 }
 

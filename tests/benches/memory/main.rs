@@ -171,7 +171,7 @@ fn orchestrate(full: bool) -> ExitCode {
                         let exact = v["exact"] == Value::Bool(true);
                         ok &= flat && exact;
                         format!(
-                            "| {id}: {n} events, slow lossy subscriber ({:.1} s) | max − steady {:.1} MiB ({}) | steady {:.1} MiB, max {:.1} MiB, first {:.1} → last {:.1} MiB; delivered {} + lagged {} {} sent + 2 |",
+                            "| {id}: {n} events, slow lossy subscriber ({:.1} s) | max − steady {:.1} MiB ({}) | steady {:.1} MiB, max {:.1} MiB, first {:.1} → last {:.1} MiB, by tenths of the run [{}] MiB; delivered {} + lagged {} {} sent + 2 |",
                             v["seconds"].as_f64().unwrap_or(0.0),
                             growth as f64 / MIB,
                             if flat { "flat" } else { "NOT FLAT" },
@@ -179,6 +179,14 @@ fn orchestrate(full: bool) -> ExitCode {
                             u("rss_max") as f64 / MIB,
                             u("rss_first") as f64 / MIB,
                             u("rss_last") as f64 / MIB,
+                            v["rss_tenths_mib"]
+                                .as_array()
+                                .map(|a| a
+                                    .iter()
+                                    .map(|x| format!("{:.0}", x.as_f64().unwrap_or(0.0)))
+                                    .collect::<Vec<_>>()
+                                    .join(" "))
+                                .unwrap_or_default(),
                             u("delivered"),
                             u("lagged"),
                             if exact { "=" } else { "≠ (NOT EXACT)" },
