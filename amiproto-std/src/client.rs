@@ -1,17 +1,20 @@
 //! The blocking client.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, Banner, CloseReason, CommandOutput, Connection,
-    ConnectionError, Endpoint, Event, EventItem, EventQueue, ListOutcome, OriginateOutcome,
-    Outcome, Packet, SendOptions, State,
+    ConnectionError, Event, EventItem, EventMask, EventQueue, ListOutcome, OriginateOutcome,
+    Outcome, SendOptions, State, WhileReconnecting,
 };
 
+use crate::clock::{nanos, Clock};
 use crate::config::ClientConfig;
+use crate::dial::Dialer;
+use crate::outcomes::Outcomes;
+use crate::reconnect::{left, random_unit, Change, Reconnector};
+use crate::trace::Trace;
 use crate::transport::{is_would_block, Transport};
 use crate::Error;
 
@@ -26,18 +29,13 @@ const MOVE_EVERY: usize = 128;
 /// A call takes in what the socket holds when the last read is at least
 /// this old: twenty times under Asterisk's `writetimeout`, so the server
 /// never waits on us for long, while a caller that keeps up (it reads again
-/// long before, once its events are handed out) pays one clock read per
-/// call, not a system call, and does not decode far ahead of itself.
+/// long before, once its events are handed out) pays one read of the cheap
+/// clock per call (see [`Clock`]), not a system call, and does not decode
+/// far ahead of itself.
 const TAKE_IN_EVERY: Duration = Duration::from_millis(5);
 
 /// Most reads (of the read buffer's size) taken in without waiting at once.
 const MAX_READS: usize = 64;
-
-/// Outcomes by handle: `None` while waiting. Boxed, so the table stays
-/// small however many actions are in flight.
-type Outcomes = HashMap<ActionHandle, Option<Box<ActionResult>>, amiproto::SeqBuildHasher>;
-
-type ActionResult = Result<Outcome, ActionError>;
 
 /// A logged-in AMI connection, driven on the caller's thread.
 ///
@@ -61,6 +59,10 @@ type ActionResult = Result<Outcome, ActionError>;
 /// events to another thread, or use the tokio client, whose driver reads
 /// on its own.
 ///
+/// With a [`crate::Reconnect`] policy ([`ClientConfig::reconnect`]) a lost
+/// connection is opened again by the calls that may block, after the
+/// policy's delay; see there.
+///
 /// `Client` is `Send` (move it to another thread) but its methods take
 /// `&mut self`: one owner drives it. To share one connection between threads,
 /// wrap it in a `Mutex` and keep the calls short, or give one thread the
@@ -69,6 +71,11 @@ type ActionResult = Result<Outcome, ActionError>;
 pub struct Client {
     conn: Connection,
     io: Transport,
+    /// Opens the connection (again).
+    dialer: Dialer,
+    /// Reconnect state, once the first login succeeded with a policy.
+    reconnect: Option<Reconnector>,
+    trace: Trace,
     read_buf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
@@ -81,9 +88,12 @@ pub struct Client {
     unmoved: usize,
     /// Bytes pending when a write from `submit` last stalled.
     stall_mark: usize,
-    /// A call from this time on takes in what the socket holds: the last
-    /// read plus [`TAKE_IN_EVERY`].
-    take_in_at: Instant,
+    /// The precise clock for waits and reads, the cheap one for checks.
+    clock: Clock,
+    /// When the socket was last read, in [`Clock::ticks`].
+    last_read: u64,
+    /// From these ticks on, a call takes in what the socket holds.
+    take_in_at: u64,
 }
 
 /// Connect to `url` (`ami://user:secret@host[:port]?…`, see
@@ -96,6 +106,9 @@ impl Client {
     /// Open the connection, wait for the banner and log in, honouring the
     /// connect, banner and login timeouts. Events that arrive in the same
     /// reads as the login answer are already queued when this returns.
+    ///
+    /// This first connection is never retried, whatever the
+    /// [`ClientConfig::reconnect`] policy: its error is returned.
     pub fn connect(cfg: ClientConfig) -> Result<Client, Error> {
         let ClientConfig {
             endpoint,
@@ -104,30 +117,25 @@ impl Client {
             events,
             read_buffer,
             write_stall,
+            reconnect,
             #[cfg(feature = "tls")]
             tls,
         } = cfg;
-        #[cfg(not(feature = "tls"))]
-        if endpoint.tls {
-            return Err(Error::TlsUnavailable);
-        }
-        let deadline = Instant::now() + connect_timeout;
-        let tcp = open_tcp(&endpoint, deadline)?;
-        let _ = tcp.set_nodelay(true);
-        let write_stall = write_stall.max(Duration::from_millis(1));
-        let io = if endpoint.tls {
+        let trace = Trace::new(&endpoint, &config.username);
+        trace.connecting();
+        let mut dialer = Dialer::new(
+            endpoint,
+            connect_timeout,
+            write_stall,
             #[cfg(feature = "tls")]
-            {
-                crate::tls::handshake(&tls, &endpoint.host, endpoint.port, tcp, deadline)?
-            }
-            #[cfg(not(feature = "tls"))]
-            return Err(Error::TlsUnavailable);
-        } else {
-            Transport::Plain(tcp)
-        };
-        io.tcp()
-            .set_write_timeout(Some(write_stall))
-            .map_err(|e| Error::Connection(ConnectionError::Transport(e.to_string())))?;
+            tls,
+        );
+        let io = dialer.open()?;
+        let write_stall = dialer.write_stall();
+        let mask = config.events.clone();
+        // The core's default in-flight window depends on the transport (it
+        // is kept for the connections a reconnect opens).
+        let config = config.tls(dialer.endpoint.tls);
         let mut client = Client {
             conn: Connection::with_entropy(
                 config,
@@ -136,6 +144,9 @@ impl Client {
                 Instant::now(),
             ),
             io,
+            dialer,
+            reconnect: None,
+            trace,
             read_buf: vec![0; read_buffer.max(1024)],
             wbuf: Vec::new(),
             wpos: 0,
@@ -146,16 +157,24 @@ impl Client {
             write_stall,
             unmoved: 0,
             stall_mark: 0,
-            take_in_at: Instant::now(),
+            clock: Clock::new(TAKE_IN_EVERY),
+            last_read: 0,
+            take_in_at: 0,
         };
+        client.mark_read();
         while client.conn.state() != State::Ready {
             if let Some(reason) = &client.closed {
-                return Err(match reason {
+                let e = match reason {
                     CloseReason::Error(e) => Error::Connection(e.clone()),
                     other => Error::Closed(other.clone()),
-                });
+                };
+                client.trace.login_failed(&e);
+                return Err(e);
             }
             client.pump(None);
+        }
+        if let Some(policy) = reconnect {
+            client.reconnect = Some(Reconnector::new(policy, mask, Instant::now()));
         }
         Ok(client)
     }
@@ -185,7 +204,7 @@ impl Client {
     /// meanwhile, until written or the connection ends); its answer is
     /// consumed quietly.
     pub fn send_no_reply(&mut self, action: Action) -> Result<(), Error> {
-        self.submit_inner(action, SendOptions::new().no_reply(), false)?;
+        self.submit_inner(action, SendOptions::new().no_reply(), false, None)?;
         self.flush()
     }
 
@@ -196,8 +215,15 @@ impl Client {
     /// ([`Client::wait`], [`Client::next_event`], [`Client::flush`]…) or as
     /// soon as 64 KiB are pending. Writing never blocks reading, so any
     /// number of actions may be submitted before waiting.
+    ///
+    /// While a lost connection is being re-established (see
+    /// [`ClientConfig::reconnect`]) this blocks, reconnecting, until the
+    /// client is logged in again, at most the action's timeout (then
+    /// [`Error::Action`] with [`ActionError::Timeout`]); with
+    /// [`WhileReconnecting::FailFast`] it fails at once with
+    /// [`Error::NotConnected`].
     pub fn submit(&mut self, action: Action) -> Result<ActionHandle, Error> {
-        self.submit_inner(action, SendOptions::new(), true)
+        self.submit_inner(action, SendOptions::new(), true, None)
     }
 
     /// Like [`Client::submit`] with per-action options. With
@@ -209,25 +235,33 @@ impl Client {
         options: SendOptions,
     ) -> Result<ActionHandle, Error> {
         let tracked = !options.is_no_reply();
-        self.submit_inner(action, options, tracked)
+        self.submit_inner(action, options, tracked, None)
     }
 
+    /// Submit; `change` is a mask or filter to remember for later logins
+    /// once the server accepts it.
     fn submit_inner(
         &mut self,
         action: Action,
-        options: SendOptions,
+        mut options: SendOptions,
         tracked: bool,
+        change: Option<Change>,
     ) -> Result<ActionHandle, Error> {
-        if let Some(reason) = &self.closed {
-            return Err(Error::Closed(reason.clone()));
+        if self.closed.is_some() || !matches!(self.conn.state(), State::Ready | State::Closing) {
+            options = self.await_ready(options)?;
         }
-        let now = Instant::now();
+        let ticks = self.clock.ticks();
+        let now = self.clock.instant_at(ticks);
+        self.trace.send(action.name());
         let handle = self.conn.send_with(action, options, now)?;
         if tracked {
-            self.outcomes.insert(handle, None);
+            self.outcomes.insert(handle);
+        }
+        if let (Some(change), Some(r)) = (change, &mut self.reconnect) {
+            r.track(handle, change);
         }
         self.drain();
-        self.take_in(now);
+        self.take_in_at(ticks);
         self.unmoved += 1;
         if self.unmoved >= MOVE_EVERY {
             self.take_transmit();
@@ -250,21 +284,17 @@ impl Client {
     /// Block until the outcome of `handle` arrives (or the action times
     /// out), reading and queueing events meanwhile.
     pub fn wait(&mut self, handle: ActionHandle) -> Result<Outcome, Error> {
-        self.take_in(Instant::now());
+        self.take_in();
         loop {
-            match self.outcomes.get_mut(&handle) {
+            match self.outcomes.take(handle) {
                 None => return Err(Error::UnknownHandle),
-                Some(slot @ Some(_)) => {
-                    let result = slot.take().expect("checked");
-                    self.outcomes.remove(&handle);
-                    return (*result).map_err(Error::Action);
-                }
+                Some(Some(result)) => return result.map_err(Error::Action),
                 Some(None) => {}
             }
             if let Some(reason) = &self.closed {
                 // The core fails every pending action on close; this is only
                 // a guard.
-                self.outcomes.remove(&handle);
+                self.outcomes.remove(handle);
                 return Err(Error::Action(ActionError::Closed(reason.clone())));
             }
             self.pump(None);
@@ -274,21 +304,28 @@ impl Client {
     /// The outcome of `handle` if it has arrived; never waits (it takes in
     /// what the socket already holds first).
     pub fn try_wait(&mut self, handle: ActionHandle) -> Option<Result<Outcome, Error>> {
-        self.take_in(Instant::now());
-        let slot = self.outcomes.get_mut(&handle)?;
-        let result = slot.take()?;
-        self.outcomes.remove(&handle);
-        Some((*result).map_err(Error::Action))
+        self.take_in();
+        self.outcomes
+            .take(handle)?
+            .map(|result| result.map_err(Error::Action))
     }
 
     /// Drop interest in `handle`: no outcome will be kept, a held action is
     /// never written, a late answer is consumed quietly. Returns whether it
     /// was still pending.
     pub fn cancel(&mut self, handle: ActionHandle) -> bool {
-        let now = Instant::now();
-        self.take_in(now);
-        let known = self.outcomes.remove(&handle).is_some();
-        self.conn.cancel(handle, now) || known
+        let ticks = self.clock.ticks();
+        self.take_in_at(ticks);
+        let now = self.clock.instant_at(ticks);
+        let known = self.outcomes.remove(handle);
+        if let Some(r) = &mut self.reconnect {
+            r.untrack(handle);
+        }
+        let cancelled = self.conn.cancel(handle, now) || known;
+        if cancelled {
+            self.trace.cancelled(handle.seq());
+        }
+        cancelled
     }
 
     /// Submit every action, then wait for every outcome, in order. Reading
@@ -327,11 +364,13 @@ impl Client {
 
     /// Write everything submitted so far, reading meanwhile. Blocks until
     /// written or the connection ends (a server that never reads again is
-    /// only noticed through the keepalive).
+    /// only noticed through the keepalive). While a lost connection is being
+    /// re-established there is nothing to write (what was pending failed):
+    /// `Ok(())`.
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.take_in(Instant::now());
+        self.take_in();
         self.write_out(true);
-        match &self.closed {
+        match self.closed_for_good() {
             Some(reason) => Err(Error::Closed(reason.clone())),
             None => Ok(()),
         }
@@ -357,13 +396,33 @@ impl Client {
             })
     }
 
-    /// `Ping`; returns the response (`Ping: Pong`, `Timestamp`).
-    pub fn ping(&mut self) -> Result<Packet, Error> {
-        self.send(Action::ping())?
-            .into_response()
-            .ok_or(Error::UnexpectedOutcome {
-                expected: "a response",
-            })
+    /// `Ping`; returns the round-trip time (as the tokio client's
+    /// `ping`). For the response itself, `send(Action::ping())`.
+    pub fn ping(&mut self) -> Result<Duration, Error> {
+        let start = Instant::now();
+        self.send(Action::ping())?;
+        Ok(start.elapsed())
+    }
+
+    /// Change the event mask (`Events` action). Once the server has
+    /// accepted it (`Response: Success`), every later login (after a
+    /// reconnect) asks for it; a mask the server or the encoder refuses is
+    /// not remembered.
+    pub fn set_event_mask(&mut self, mask: EventMask) -> Result<Outcome, Error> {
+        let action = Action::events(&mask);
+        let h = self.submit_inner(action, SendOptions::new(), true, Some(Change::Mask(mask)))?;
+        self.wait(h)
+    }
+
+    /// Add a server-side event filter (`Filter` action, `Operation: Add`).
+    /// Once the server has accepted it (`Response: Success`), it is
+    /// re-applied after every reconnect; a filter the server or the encoder
+    /// refuses is not remembered.
+    pub fn add_filter(&mut self, filter: &str) -> Result<Outcome, Error> {
+        let action = Action::filter_add(filter.to_owned());
+        let change = Change::Filter(filter.to_owned());
+        let h = self.submit_inner(action, SendOptions::new(), true, Some(change))?;
+        self.wait(h)
     }
 
     /// `Originate` with `Async: true` (added when missing): blocks until the
@@ -385,7 +444,14 @@ impl Client {
     /// `Logoff`, wait for `Goodbye`, close. Actions still pending fail with
     /// [`CloseReason::LoggedOff`].
     pub fn logoff(mut self) -> Result<(), Error> {
-        if self.closed.is_some() {
+        if self.closed.is_some()
+            || matches!(
+                self.conn.state(),
+                State::AwaitingBanner | State::Authenticating
+            )
+        {
+            // Lost, or logging in again: nothing to log off from; dropping
+            // the client closes the socket.
             return Ok(());
         }
         let h = self.submit(Action::logoff())?;
@@ -403,12 +469,18 @@ impl Client {
     /// while it waits. Once the connection has ended and the queue is empty:
     /// `Err(Error::Closed(reason))`.
     ///
+    /// With a reconnect policy, a lost connection is re-established while
+    /// this waits (the backoff's delay, the connect, the login), and
+    /// [`EventItem::Reconnected`] comes once logged in again;
+    /// `Err(Error::Closed(..))` only once the policy gives up. A due
+    /// connect attempt is made even with a short timeout (it may take up
+    /// to the connect timeout).
+    ///
     /// A zero timeout polls: it takes in what has already arrived (and runs
     /// due timers) without waiting.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<EventItem>, Error> {
-        let now = Instant::now();
-        let deadline = timeout.map(|t| now + t);
-        self.take_in(now);
+        let deadline = timeout.map(|t| self.clock.now() + t);
+        self.take_in();
         let mut polled = false;
         loop {
             // Older events first: the queue, then what the core decoded
@@ -421,7 +493,13 @@ impl Client {
                 return Ok(Some(item));
             }
             if let Some(reason) = &self.closed {
-                return Err(Error::Closed(reason.clone()));
+                if !self.reconnecting() {
+                    return Err(Error::Closed(reason.clone()));
+                }
+                if !self.reconnect_step(deadline) {
+                    return Ok(None);
+                }
+                continue;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 if polled {
@@ -438,7 +516,7 @@ impl Client {
     /// A queued event; never waits (it takes in what the socket already
     /// holds first, like every call).
     pub fn try_next_event(&mut self) -> Option<EventItem> {
-        self.take_in(Instant::now());
+        self.take_in();
         self.queue.pop()
     }
 
@@ -475,19 +553,37 @@ impl Client {
         self.conn.version()
     }
 
-    /// Where the connection stands.
+    /// Where the current connection stands (`Closed` while a lost one
+    /// waits to be re-established: see [`Client::is_reconnecting`]).
     pub fn state(&self) -> State {
         self.conn.state()
     }
 
-    /// Why the connection ended, once it has.
+    /// Why the connection ended, once it has (while reconnecting: why the
+    /// last one did).
     pub fn close_reason(&self) -> Option<&CloseReason> {
         self.closed.as_ref()
     }
 
-    /// Whether the connection has ended.
+    /// Whether the client is closed for good: the connection ended and no
+    /// reconnect follows (none configured, a logoff, or the policy gave
+    /// up).
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        self.closed_for_good().is_some()
+    }
+
+    /// Whether a lost connection waits to be re-established (the next call
+    /// that may block does it).
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnecting()
+    }
+
+    /// The current connection's generation: 0 for the first, one more for
+    /// each connection opened since (so a reconnect whose login failed
+    /// also counts). [`EventItem::Reconnected`] carries it, and so does
+    /// every [`ActionHandle`].
+    pub fn generation(&self) -> u32 {
+        self.conn.generation()
     }
 
     /// Actions submitted and not finished.
@@ -517,7 +613,7 @@ impl Client {
         if self.closed.is_some() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let deadline = match (until, self.conn.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -550,13 +646,16 @@ impl Client {
     /// the way. Only called with the queue empty, so order is kept.
     fn next_from_core(&mut self) -> Option<EventItem> {
         while let Some(event) = self.conn.poll_event() {
-            match event {
-                Event::Unsolicited(p) => return Some(EventItem::Event(p)),
-                Event::ListItem { handle, item } => {
-                    return Some(EventItem::ListItem { handle, item })
-                }
-                Event::Skipped(e) => return Some(EventItem::Skipped(e)),
-                other => self.on_event(other),
+            // Events come by the million: handed out here, without a call
+            // (matched in place, so the large enum is not moved again).
+            if matches!(event, Event::Unsolicited(_)) {
+                let Event::Unsolicited(p) = event else {
+                    unreachable!("matched above")
+                };
+                return Some(EventItem::Event(p));
+            }
+            if let Some(item) = self.on_event(event) {
+                return Some(item);
             }
         }
         None
@@ -570,12 +669,35 @@ impl Client {
     /// the default 64 KiB buffer), up to [`MAX_READS`]: enough for any
     /// server, without making a caller that is about to catch up decode a
     /// burst far ahead of itself.
-    fn take_in(&mut self, now: Instant) {
-        if now >= self.take_in_at && self.closed.is_none() {
-            let away = now - self.take_in_at + TAKE_IN_EVERY;
-            let reads = (away.as_micros() / 1000).clamp(1, MAX_READS as u128) as usize;
+    ///
+    /// The age is measured on the cheap clock with its resolution added:
+    /// a call [`TAKE_IN_EVERY`] or more after the last read always takes
+    /// in; one up to a clock tick earlier may too (at most one early
+    /// take-in per tick, and it reads one buffer: the reads are counted
+    /// from the least the age can be).
+    #[inline]
+    fn take_in(&mut self) {
+        self.take_in_at(self.clock.ticks());
+    }
+
+    /// [`Client::take_in`] with the cheap clock read at `ticks`.
+    #[inline]
+    fn take_in_at(&mut self, ticks: u64) {
+        if ticks >= self.take_in_at && self.closed.is_none() {
+            let away = ticks
+                .saturating_sub(self.last_read)
+                .saturating_sub(self.clock.resolution());
+            let reads = (away / 1_000_000).clamp(1, MAX_READS as u64) as usize;
             self.read_available(reads);
         }
+    }
+
+    /// The socket was just read: the next take-in is due when the read is
+    /// [`TAKE_IN_EVERY`] old, as far as the cheap clock can tell.
+    fn mark_read(&mut self) {
+        self.last_read = self.clock.ticks();
+        self.take_in_at =
+            (self.last_read + nanos(TAKE_IN_EVERY)).saturating_sub(self.clock.resolution());
     }
 
     /// Read once with `timeout` (`None`: no limit) and feed the core.
@@ -583,8 +705,8 @@ impl Client {
         self.set_read_timeout(timeout);
         loop {
             let r = self.io.read(&mut self.read_buf);
-            let now = Instant::now();
-            self.take_in_at = now + TAKE_IN_EVERY;
+            let now = self.clock.now();
+            self.mark_read();
             match r {
                 Ok(0) => self.conn.handle_eof(now),
                 Ok(n) => self.conn.handle_input(now, &self.read_buf[..n]),
@@ -717,12 +839,13 @@ impl Client {
             for _ in 0..max_reads {
                 match self.io.read(&mut self.read_buf) {
                     Ok(0) => {
-                        self.conn.handle_eof(Instant::now());
+                        self.conn.handle_eof(self.clock.now());
                         got = true;
                         break;
                     }
                     Ok(n) => {
-                        self.conn.handle_input(Instant::now(), &self.read_buf[..n]);
+                        let now = self.clock.now();
+                        self.conn.handle_input(now, &self.read_buf[..n]);
                         // Queue each read's events at once: the queue's
                         // bound, not the core's buffer, holds them.
                         self.drain();
@@ -739,7 +862,7 @@ impl Client {
                 }
             }
             let _ = self.io.tcp().set_nonblocking(false);
-            self.take_in_at = Instant::now() + TAKE_IN_EVERY;
+            self.mark_read();
             if got {
                 self.drain();
             }
@@ -754,7 +877,7 @@ impl Client {
         if self.closed.is_some() {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         if self.conn.poll_timeout().is_some_and(|at| at <= now) {
             self.conn.handle_timeout(now);
             self.drain();
@@ -776,27 +899,199 @@ impl Client {
     /// Hand the core's events to their places.
     fn drain(&mut self) {
         while let Some(event) = self.conn.poll_event() {
-            self.on_event(event);
+            if let Some(item) = self.on_event(event) {
+                self.queue.push(item);
+            }
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    /// Act on one event of the core; what the reader gets is returned.
+    #[inline]
+    fn on_event(&mut self, event: Event) -> Option<EventItem> {
         match event {
+            Event::Unsolicited(p) => Some(EventItem::Event(p)),
             Event::Done { handle, result } => {
-                if let Some(slot) = self.outcomes.get_mut(&handle) {
-                    *slot = Some(Box::new(result));
+                if let Some(r) = &mut self.reconnect {
+                    if r.tracking() {
+                        r.confirm(handle, &result);
+                    }
+                }
+                self.outcomes.fill(handle, result);
+                None
+            }
+            Event::ListItem { handle, item } => Some(EventItem::ListItem { handle, item }),
+            Event::Skipped(e) => {
+                self.trace.skipped(&e);
+                Some(EventItem::Skipped(e))
+            }
+            Event::Banner(b) => {
+                self.trace.banner(&b);
+                None
+            }
+            Event::Ready => self.on_ready(),
+            Event::Closed(reason) => {
+                self.on_closed(reason);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Logged in: after a reconnect, the reader learns of the gap.
+    fn on_ready(&mut self) -> Option<EventItem> {
+        let generation = self.conn.generation();
+        self.trace.logged_in(generation);
+        let r = self.reconnect.as_mut()?;
+        r.logged_in(Instant::now());
+        Some(EventItem::Reconnected { generation })
+    }
+
+    /// The connection ended: schedule a reconnect if the policy allows.
+    fn on_closed(&mut self, reason: CloseReason) {
+        self.io.shutdown();
+        match &mut self.reconnect {
+            Some(r) if r.policy().retries(&reason) => {
+                if r.schedule(Instant::now(), random_unit()) {
+                    self.trace.lost(&reason);
+                } else {
+                    self.trace.giving_up(r.attempts());
                 }
             }
-            Event::Unsolicited(p) => self.queue.push(EventItem::Event(p)),
-            Event::ListItem { handle, item } => {
-                self.queue.push(EventItem::ListItem { handle, item })
+            _ => self.trace.closed(&reason),
+        }
+        self.closed = Some(reason);
+    }
+
+    // ----- reconnecting -----------------------------------------------------
+
+    /// Whether the connection is down and an attempt to re-establish it is
+    /// scheduled.
+    fn reconnecting(&self) -> bool {
+        self.closed.is_some()
+            && self
+                .reconnect
+                .as_ref()
+                .is_some_and(|r| r.next_at().is_some())
+    }
+
+    /// Why the client is closed for good, if it is.
+    fn closed_for_good(&self) -> Option<&CloseReason> {
+        self.closed.as_ref().filter(|_| !self.reconnecting())
+    }
+
+    /// The connection is not logged in (lost, or logging in again) and an
+    /// action is to be submitted: by the policy, wait until it is — within
+    /// the action's timeout, whose rest the returned options carry — or
+    /// fail fast.
+    #[cold]
+    fn await_ready(&mut self, options: SendOptions) -> Result<SendOptions, Error> {
+        self.drain();
+        let Some(r) = &self.reconnect else {
+            return match &self.closed {
+                Some(reason) => Err(Error::Closed(reason.clone())),
+                // Closing or closed in the core: it refuses the action.
+                None => Ok(options),
+            };
+        };
+        if let Some(reason) = self.closed_for_good() {
+            return Err(Error::Closed(reason.clone()));
+        }
+        if r.policy().while_reconnecting == WhileReconnecting::FailFast {
+            return Err(Error::NotConnected);
+        }
+        let timeout = options
+            .timeout_override()
+            .unwrap_or(self.conn.config().action_timeout);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if !self.reconnect_until(deadline) {
+            return Err(match self.closed_for_good() {
+                Some(reason) => Error::Closed(reason.clone()),
+                None => Error::Action(ActionError::Timeout),
+            });
+        }
+        Ok(match deadline {
+            Some(at) => options.timeout(Some(left(at, Instant::now()))),
+            None => options,
+        })
+    }
+
+    /// Re-establish the connection and log in, until logged in (`true`),
+    /// `deadline` passes or the policy gives up (`false`). Events that
+    /// arrive meanwhile (the reconnect marker first) are queued.
+    fn reconnect_until(&mut self, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.closed.is_none() {
+                if self.conn.state() == State::Ready {
+                    return true;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return false;
+                }
+                self.pump(deadline);
+            } else if !self.reconnecting() || !self.reconnect_step(deadline) {
+                return false;
             }
-            Event::Skipped(e) => self.queue.push(EventItem::Skipped(e)),
-            Event::Closed(reason) => {
-                self.closed = Some(reason);
-                self.io.shutdown();
+        }
+    }
+
+    /// The connection is down and an attempt scheduled: make it if it is
+    /// due, else sleep until it is or until `deadline`, whichever is first.
+    /// `false` when `deadline` came first (or nothing is scheduled).
+    fn reconnect_step(&mut self, deadline: Option<Instant>) -> bool {
+        let Some(at) = self.reconnect.as_ref().and_then(|r| r.next_at()) else {
+            return false;
+        };
+        let now = Instant::now();
+        if at <= now {
+            self.attempt();
+            return true;
+        }
+        let until = deadline.map_or(at, |d| d.min(at));
+        if until <= now {
+            return false;
+        }
+        std::thread::sleep(until - now);
+        true
+    }
+
+    /// Open a new connection (the login then runs in the usual loop), or
+    /// schedule the next attempt.
+    #[cold]
+    fn attempt(&mut self) {
+        let Some(r) = &mut self.reconnect else {
+            return;
+        };
+        match self.dialer.open() {
+            Ok(io) => {
+                r.opened();
+                let now = self.clock.now();
+                let generation = self.conn.generation() + 1;
+                let mut conn = Connection::with_entropy(
+                    r.login_config(self.conn.config()),
+                    generation,
+                    crate::entropy::connection_entropy(),
+                    now,
+                );
+                r.reapply_filters(&mut conn, now);
+                self.trace.reconnected(generation);
+                self.conn = conn;
+                self.io = io;
+                self.closed = None;
+                self.wbuf.clear();
+                self.wpos = 0;
+                self.unmoved = 0;
+                self.stall_mark = 0;
+                // A new socket: its read timeout is unknown here.
+                self.read_timeout = Some(Duration::ZERO);
+                self.mark_read();
             }
-            _ => {}
+            Err(e) => {
+                let attempt = r.attempts();
+                self.trace.attempt_failed(&e, attempt);
+                if !r.schedule(Instant::now(), random_unit()) {
+                    self.trace.giving_up(r.attempts());
+                }
+            }
         }
     }
 }
@@ -836,38 +1131,4 @@ impl Iterator for Events<'_> {
             }
         }
     }
-}
-
-fn open_tcp(ep: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
-    let connect_err = |source: io::Error| Error::Connect {
-        host: ep.host.clone(),
-        port: ep.port,
-        source,
-    };
-    let timeout = || Error::ConnectTimeout {
-        host: ep.host.clone(),
-        port: ep.port,
-    };
-    let addrs = (ep.host.as_str(), ep.port)
-        .to_socket_addrs()
-        .map_err(connect_err)?;
-    let mut last = None;
-    for addr in addrs {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(timeout)?;
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if is_would_block(&e) => timeout(),
-        Some(e) => connect_err(e),
-        None => connect_err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "host name resolved to no address",
-        )),
-    })
 }

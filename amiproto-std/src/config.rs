@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use amiproto::{Config, Endpoint};
+use amiproto::{Config, Endpoint, Reconnect};
 
 #[cfg(feature = "tls")]
 use crate::tls::TlsConfig;
@@ -41,8 +41,12 @@ pub struct ClientConfig {
     /// reading instead (and how long it then waits for input before trying
     /// the write again). Default 1 ms.
     pub write_stall: Duration,
+    /// Reconnect policy; `None` (default): a lost connection closes the
+    /// client. See [`ClientConfig::reconnect`].
+    pub reconnect: Option<Reconnect>,
     /// Which certificates to trust for `amis://`.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: TlsConfig,
 }
 
@@ -56,6 +60,7 @@ impl ClientConfig {
             events: Overflow::default(),
             read_buffer: 64 * 1024,
             write_stall: Duration::from_millis(1),
+            reconnect: None,
             #[cfg(feature = "tls")]
             tls: TlsConfig::default(),
         }
@@ -103,8 +108,44 @@ impl ClientConfig {
         self
     }
 
+    /// Turn automatic reconnects on, with the same policy type as the
+    /// tokio client (backoff with jitter, `max_attempts`, `reset_after`,
+    /// [`crate::WhileReconnecting`]).
+    ///
+    /// Once the first login has succeeded, a lost connection (peer closed,
+    /// transport error, keepalive timeout…; not a logoff) is opened again
+    /// by the next call that may block — there is no background thread —
+    /// after the policy's delay: it logs in with the same credentials,
+    /// asks for the last event mask the server accepted through
+    /// [`crate::Client::set_event_mask`] and re-applies the filters it
+    /// accepted through [`crate::Client::add_filter`]; the event queue
+    /// then gets an [`crate::EventItem::Reconnected`] marker (never
+    /// dropped). Actions pending when the connection dropped fail with
+    /// [`amiproto::ActionError::Closed`] and are never re-sent. The first
+    /// connection is not retried: [`crate::Client::connect`] returns its
+    /// error.
+    ///
+    /// ```
+    /// use amiproto_std::{ClientConfig, Reconnect, WhileReconnecting};
+    /// use std::time::Duration;
+    ///
+    /// let cfg = ClientConfig::from_url("ami://admin:amp111@127.0.0.1")
+    ///     .unwrap()
+    ///     .reconnect(
+    ///         Reconnect::default()
+    ///             .delays(Duration::from_millis(200), Duration::from_secs(10))
+    ///             .while_reconnecting(WhileReconnecting::FailFast),
+    ///     );
+    /// assert!(cfg.reconnect.is_some());
+    /// ```
+    pub fn reconnect(mut self, policy: Reconnect) -> ClientConfig {
+        self.reconnect = Some(policy);
+        self
+    }
+
     /// Set which certificates to trust.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
         self.tls = tls;
         self

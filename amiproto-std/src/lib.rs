@@ -37,8 +37,7 @@
 //! caller's deadline and the core's [`amiproto::Connection::poll_timeout`]
 //! (action timeouts, the banner and login deadlines, keepalive); a read
 //! that times out becomes [`amiproto::Connection::handle_timeout`]. This is
-//! the loop of str0m's blocking examples, and it needs no `poll(2)` and no
-//! extra dependency.
+//! the loop of str0m's blocking examples, and it needs no `poll(2)`.
 //!
 //! Writing never starves reading. Submitted actions are buffered and written
 //! with a short socket write timeout ([`ClientConfig::write_stall`], 1 ms):
@@ -65,12 +64,37 @@
 //! [`Overflow::Lossless`] keeps everything. Items of a list sent with
 //! [`SendOptions::stream_list`] are never dropped.
 //!
-//! Every call first takes in what the socket holds (without waiting), so
+//! Every call first takes in what the socket holds (without waiting) once
+//! the last read is 5 ms old — an age read on the kernel's coarse clock,
+//! which costs a few nanoseconds where the precise one costs 20–90 — so
 //! the queue's policy decides what is kept, never the kernel's buffers. A
 //! program must still call in often enough: Asterisk drops a session when
 //! one of its writes makes no progress for `writetimeout` (100 ms by
 //! default), so while a busy event stream is on, call into the client (any
 //! call; `next_event(Some(Duration::ZERO))` will do) at least every 50 ms.
+//!
+//! ## Reconnects
+//!
+//! Opt-in, with the tokio client's policy type ([`Reconnect`]: backoff with
+//! jitter, `max_attempts`, `reset_after`, [`WhileReconnecting`]), set with
+//! [`ClientConfig::reconnect`]. With no thread of its own, the client
+//! re-establishes a lost connection inside the calls that may block: a
+//! waiting [`Client::next_event`] sleeps the backoff's delay, connects and
+//! logs in again (the accepted event mask and filters re-applied), then
+//! hands out [`EventItem::Reconnected`]; a [`Client::submit`] waits for the
+//! new login within the action's timeout (or fails at once with
+//! [`Error::NotConnected`] under [`WhileReconnecting::FailFast`]). Actions
+//! pending when the connection dropped fail with
+//! [`amiproto::ActionError::Closed`]; none is ever re-sent.
+//!
+//! ## Logging
+//!
+//! With the `tracing` feature (on by default) the client logs what the
+//! tokio client logs: a span `ami` per client with `host`, `port`, `user`
+//! and `tls`; the login and every action at debug, logins and reconnects
+//! at info, lost connections and failed attempts at warn; never a secret.
+//! `tracing` runs no thread: without a subscriber a message costs a check
+//! of a static. `default-features = false` drops the dependency.
 //!
 //! ## One owner
 //!
@@ -80,27 +104,36 @@
 //! thread and send it work over a channel. (For many concurrent callers
 //! and fan-out to several subscribers, use the `amiproto-tokio` adapter.)
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 // `Error` carries the server's response packet in `ActionError::Server`;
 // callers match on it directly, so it is not boxed.
 #![allow(clippy::result_large_err)]
 
 mod client;
+mod clock;
 mod config;
+mod dial;
 mod entropy;
+mod outcomes;
+mod reconnect;
 #[cfg(feature = "tls")]
 mod tls;
+mod trace;
 mod transport;
 #[cfg(feature = "types")]
 mod typed;
 
 pub use amiproto::queue::{EventItem, Overflow, DEFAULT_CAPACITY};
+/// The reconnect policy (the same type as the tokio client's).
+pub use amiproto::reconnect::{Reconnect, WhileReconnecting};
 /// Everything that can go wrong between a caller and the server (one type
 /// for both clients, from the core).
 pub use amiproto::ClientError as Error;
 pub use client::{connect, Client, Events};
 pub use config::ClientConfig;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
 #[cfg(feature = "types")]
 pub use typed::TypedEvents;
@@ -110,3 +143,8 @@ pub use amiproto::{
     Action, ActionHandle, CommandOutput, Config, ListOutcome, OriginateOutcome, Outcome, Packet,
     SendOptions,
 };
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -1,7 +1,9 @@
 //! Implicit TLS (`amis://`) with rustls: the handshake over a blocking
-//! socket. Which certificates to trust is the core's [`TlsConfig`].
+//! socket. Which certificates to trust is the core's [`TlsConfig`]; the
+//! client builds its rustls configuration once and hands it in.
 
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use amiproto::tls::TlsConfig;
@@ -10,9 +12,9 @@ use rustls::pki_types::ServerName;
 use crate::transport::{is_would_block, Transport};
 use crate::Error;
 
-/// Run the TLS handshake on `tcp` before `deadline`.
+/// Run the TLS handshake on `tcp` with `config` before `deadline`.
 pub(crate) fn handshake(
-    config: &TlsConfig,
+    config: Arc<rustls::ClientConfig>,
     host: &str,
     port: u16,
     tcp: TcpStream,
@@ -20,13 +22,8 @@ pub(crate) fn handshake(
 ) -> Result<Transport, Error> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Error::Tls(format!("invalid server name {host:?}: {e}")))?;
-    let conn = rustls::ClientConnection::new(
-        config
-            .client_config()
-            .map_err(|e| Error::Tls(e.to_string()))?,
-        name,
-    )
-    .map_err(|e| Error::Tls(e.to_string()))?;
+    let conn =
+        rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls(e.to_string()))?;
     let mut s = rustls::StreamOwned::new(conn, tcp);
     let timeout = || Error::ConnectTimeout {
         host: host.to_owned(),

@@ -21,7 +21,8 @@ fn tls_login_actions_events_logoff() {
         .unwrap()
         .tls(TlsConfig::accept_self_signed(sim.tls_cert_der()));
     let mut c = Client::connect(cfg).unwrap();
-    assert_eq!(c.ping().unwrap().get_str("Ping"), Some("Pong"));
+    let pong = c.send(Action::ping()).unwrap();
+    assert_eq!(pong.packet().get_str("Ping"), Some("Pong"));
     // A pipeline over TLS, with events arriving meanwhile.
     sim.flood(2_000, None);
     let outcomes = c.send_all((0..2_000).map(|_| Action::ping()));

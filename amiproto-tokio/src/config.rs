@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use amiproto::reconnect::{Reconnect, WhileReconnecting};
 use amiproto::{Config, Endpoint, EventMask, UrlError};
 
 use crate::events::Overflow;
@@ -41,6 +42,7 @@ pub struct ClientConfig {
     pub events_overflow: Overflow,
     /// TLS settings for `amis://` (default: the system's root certificates).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: TlsConfig,
 }
 
@@ -128,6 +130,7 @@ impl ClientConfig {
 
     /// Set the TLS settings (and use TLS).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: TlsConfig) -> ClientConfig {
         self.tls = tls;
         self.endpoint.tls = true;
@@ -135,135 +138,9 @@ impl ClientConfig {
     }
 }
 
-/// What happens to actions submitted while the client is reconnecting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WhileReconnecting {
-    /// Hold them until the connection is back, up to each action's own
-    /// timeout (then it fails with [`amiproto::ActionError::Timeout`]).
-    #[default]
-    Wait,
-    /// Fail them at once with [`crate::Error::NotConnected`].
-    FailFast,
-}
-
-/// Automatic reconnects: exponential backoff with jitter.
-///
-/// Attempt `n` (from 0) waits `min(max_delay, initial_delay × multiplier^n)`,
-/// shortened by a random fraction of up to `jitter` of itself. The counter
-/// restarts only once a connection has stayed logged in for `reset_after`
-/// (10 s by default): a server that accepts the login and drops the
-/// connection right after is retried with a growing delay, not in a tight
-/// loop, and such a short-lived connection counts as a failed attempt for
-/// `max_attempts`. Every reconnect logs in again
-/// with the same credentials and re-applies the event mask and filters set
-/// through [`crate::Client::set_event_mask`] and
-/// [`crate::Client::add_filter`] that the server accepted. A connection
-/// that ended with a permanent error
-/// ([`amiproto::ConnectionError::is_permanent`]: a login that can never be
-/// encoded) is not retried. Actions pending when a connection drops
-/// fail with [`amiproto::ActionError::Closed`]; they are never re-sent.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Reconnect {
-    /// Delay before the first attempt. Default 100 ms.
-    pub initial_delay: Duration,
-    /// Cap on the delay. Default 30 s.
-    pub max_delay: Duration,
-    /// Growth factor per attempt. Default 2.
-    pub multiplier: f64,
-    /// Random shortening, a fraction from 0 to 1. Default 0.3.
-    pub jitter: f64,
-    /// Give up after this many failed attempts in a row (a connection that
-    /// did not stay up for `reset_after` counts as failed); `None`
-    /// (default): never.
-    pub max_attempts: Option<u32>,
-    /// How long a connection must stay logged in before the attempt counter
-    /// (and so the delay) starts again from the beginning. Default 10 s.
-    pub reset_after: Duration,
-    /// Actions submitted while disconnected: wait or fail fast.
-    pub while_reconnecting: WhileReconnecting,
-}
-
-impl Default for Reconnect {
-    fn default() -> Reconnect {
-        Reconnect {
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(30),
-            multiplier: 2.0,
-            jitter: 0.3,
-            max_attempts: None,
-            reset_after: Duration::from_secs(10),
-            while_reconnecting: WhileReconnecting::Wait,
-        }
-    }
-}
-
-impl Reconnect {
-    /// Set the first delay and the cap.
-    pub fn delays(mut self, initial: Duration, max: Duration) -> Reconnect {
-        self.initial_delay = initial;
-        self.max_delay = max;
-        self
-    }
-
-    /// Set the jitter fraction (clamped to 0..=1).
-    pub fn jitter(mut self, jitter: f64) -> Reconnect {
-        self.jitter = jitter.clamp(0.0, 1.0);
-        self
-    }
-
-    /// Give up after `n` failed attempts in a row.
-    pub fn max_attempts(mut self, n: u32) -> Reconnect {
-        self.max_attempts = Some(n);
-        self
-    }
-
-    /// Set how long a connection must stay logged in before the backoff
-    /// starts again from `initial_delay`.
-    pub fn reset_after(mut self, stable: Duration) -> Reconnect {
-        self.reset_after = stable;
-        self
-    }
-
-    /// Choose what happens to actions submitted while disconnected.
-    pub fn while_reconnecting(mut self, mode: WhileReconnecting) -> Reconnect {
-        self.while_reconnecting = mode;
-        self
-    }
-
-    /// The delay before attempt `attempt` (from 0), given a uniform random
-    /// number `unit` in `[0, 1)`.
-    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let base = self.initial_delay.as_secs_f64()
-            * self
-                .multiplier
-                .max(1.0)
-                .powi(attempt.min(64) as i32)
-                .min(1e9);
-        let capped = base.min(self.max_delay.as_secs_f64());
-        let jittered = capped * (1.0 - self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0));
-        Duration::from_secs_f64(jittered.max(0.0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_caps_and_jitters() {
-        let r = Reconnect::default().delays(Duration::from_millis(100), Duration::from_secs(1));
-        assert_eq!(r.delay(0, 0.0), Duration::from_millis(100));
-        assert_eq!(r.delay(1, 0.0), Duration::from_millis(200));
-        assert_eq!(r.delay(3, 0.0), Duration::from_millis(800));
-        assert_eq!(r.delay(4, 0.0), Duration::from_secs(1));
-        assert_eq!(r.delay(1000, 0.0), Duration::from_secs(1));
-        let j = r.delay(4, 0.999);
-        assert!(
-            j >= Duration::from_millis(700) && j < Duration::from_secs(1),
-            "{j:?}"
-        );
-    }
 
     #[test]
     fn url_and_redaction() {

@@ -288,6 +288,8 @@ impl Driver {
         let now = std_now();
         let mut cfg = self.config.ami.clone();
         cfg.events = self.mask.clone();
+        // The core's default in-flight window depends on the transport.
+        cfg.tls = self.config.endpoint.tls;
         let entropy = crate::entropy::connection_entropy();
         let mut conn = Connection::with_entropy(cfg, self.generation, entropy, now);
         for f in &self.filters {
@@ -320,8 +322,12 @@ impl Driver {
                 }
                 self.unconfirmed.clear();
                 self.settle_backoff();
+                // A Logoff was sent (the state says `Closing`): however the
+                // connection then ended, the user asked for that end.
+                let logged_off = self.status.borrow().state == ConnectionState::Closing;
                 let again = !initial
                     && !self.rx_closed
+                    && !logged_off
                     && self.config.reconnect.is_some()
                     && retries(&reason);
                 if !again {

@@ -28,6 +28,7 @@
 //! Dropping every `Client` logs off and ends the driver; event streams then
 //! end once drained.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod config;
@@ -61,10 +62,12 @@ pub use amiproto::ClientError as Error;
 pub use config::{ClientConfig, Reconnect, WhileReconnecting};
 pub use events::{EventFilter, EventItem, EventStream, Overflow, DEFAULT_CAPACITY};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsConfig;
 #[cfg(feature = "types")]
 pub use typed::TypedEvents;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use {rustls, tokio_rustls};
 
 use driver::{Cmd, Driver, Remember, Reply};
@@ -458,3 +461,8 @@ impl Client {
         self.tx.closed().await
     }
 }
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -87,7 +87,7 @@ impl Action {
         match crate::variable::encode_variable(name, value.as_ref()) {
             Ok(v) => self.header("Variable", v),
             Err(e) => {
-                self.refused.get_or_insert_with(|| Box::new(e));
+                self.refuse(e);
                 self
             }
         }
@@ -221,6 +221,114 @@ impl Action {
         let mut buf = BytesMut::new();
         self.encode(None, &mut buf)?;
         Ok(buf.freeze())
+    }
+}
+
+/// Building an action from `(key, value)` pairs, as a plain object of
+/// another language's AMI library would give them.
+impl Action {
+    /// An action from pairs in order: the `Action` pair names it, an
+    /// `ActionID` pair sets its id (both keys ASCII case-insensitive), every
+    /// other pair is a header, a repeated key repeating the header.
+    ///
+    /// Building never fails: what cannot be sent is refused when the action
+    /// is encoded, as for any action (no `Action` pair:
+    /// [`EncodeError::EmptyActionName`]; a second `Action` or `ActionID`:
+    /// [`EncodeError::ReservedKey`]; CR, LF or NUL in a value, a bad key…).
+    /// `Debug` still hides `Secret` and `Key` values.
+    ///
+    /// ```
+    /// use amiproto::Action;
+    ///
+    /// let a = Action::from_pairs([
+    ///     ("Action", "Originate"),
+    ///     ("ActionID", "o-1"),
+    ///     ("Channel", "Local/100@default"),
+    ///     ("Variable", "A=1"),
+    ///     ("Variable", "B=2"),
+    /// ]);
+    /// assert_eq!(
+    ///     a.to_bytes().unwrap(),
+    ///     &b"Action: Originate\r\nActionID: o-1\r\nChannel: Local/100@default\r\nVariable: A=1\r\nVariable: B=2\r\n\r\n"[..]
+    /// );
+    /// // The injection checks apply as for any action.
+    /// let evil = Action::from_pairs([("Action", "Setvar"), ("Value", "x\r\nAction: Hangup")]);
+    /// assert!(evil.to_bytes().is_err());
+    /// ```
+    pub fn from_pairs<I, K, V>(pairs: I) -> Action
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<Cow<'static, str>>,
+        V: Into<Bytes>,
+    {
+        let mut action = Action::new("");
+        let mut named = false;
+        for (key, value) in pairs {
+            let key = key.into();
+            let value = value.into();
+            if key.eq_ignore_ascii_case("Action") {
+                if named {
+                    action.refuse(EncodeError::ReservedKey(key.into_owned()));
+                } else {
+                    named = true;
+                    action.name = String::from_utf8_lossy(&value).into_owned().into();
+                }
+            } else if key.eq_ignore_ascii_case("ActionID") {
+                if action.action_id.is_some() {
+                    action.refuse(EncodeError::ReservedKey(key.into_owned()));
+                } else {
+                    action.action_id = Some(String::from_utf8_lossy(&value).into_owned());
+                }
+            } else {
+                action.headers.push((key, value));
+            }
+        }
+        action
+    }
+
+    /// Keep the first reason the action cannot be encoded.
+    fn refuse(&mut self, e: EncodeError) {
+        self.refused.get_or_insert_with(|| Box::new(e));
+    }
+}
+
+/// Append headers from `(key, value)` pairs (an `Action` or `ActionID` key
+/// among them is refused at encode, as with [`Action::header`]).
+///
+/// ```
+/// use amiproto::Action;
+///
+/// let mut a = Action::new("Originate");
+/// a.extend([("Channel", "Local/100@default"), ("Async", "true")]);
+/// assert_eq!(a.get("Async"), Some(&b"true"[..]));
+/// ```
+impl<K, V> Extend<(K, V)> for Action
+where
+    K: Into<Cow<'static, str>>,
+    V: Into<Bytes>,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, pairs: I) {
+        for (k, v) in pairs {
+            self.headers.push((k.into(), v.into()));
+        }
+    }
+}
+
+/// [`Action::from_pairs`], for `collect()`.
+///
+/// ```
+/// use amiproto::Action;
+///
+/// let a: Action = [("Action", "Ping"), ("ActionID", "p-1")].into_iter().collect();
+/// assert_eq!(a.to_bytes().unwrap(), &b"Action: Ping\r\nActionID: p-1\r\n\r\n"[..]);
+/// ```
+impl<K, V> FromIterator<(K, V)> for Action
+where
+    K: Into<Cow<'static, str>>,
+    V: Into<Bytes>,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Action {
+        Action::from_pairs(pairs)
     }
 }
 

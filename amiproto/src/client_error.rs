@@ -116,7 +116,9 @@ impl ClientError {
         }
     }
 
-    /// The server's `Message` when it refused the login or an action.
+    /// The server's explanation when it refused the login or an action:
+    /// for an action, its `Output:` text when the answer has any (a failed
+    /// `Command`), else its `Message` (see [`ActionError::Server`]).
     pub fn server_message(&self) -> Option<&str> {
         match self {
             ClientError::Action(ActionError::Server { message, .. }) => Some(message),
@@ -153,5 +155,24 @@ impl ClientError {
     /// Whether the action timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Action(ActionError::Timeout))
+    }
+
+    /// Whether the server refused the action for lack of permission (see
+    /// [`ActionError::is_permission_denied`]).
+    ///
+    /// ```
+    /// use amiproto::{ActionError, ClientError, Packet};
+    ///
+    /// let denied = Packet::builder()
+    ///     .header("Response", "Error")
+    ///     .header("Message", "Permission denied")
+    ///     .build()?;
+    /// let e = ClientError::Action(ActionError::from_error_response(denied));
+    /// assert!(e.is_permission_denied());
+    /// assert!(!e.is_timeout());
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, ClientError::Action(e) if e.is_permission_denied())
     }
 }

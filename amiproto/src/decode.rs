@@ -5,11 +5,17 @@
 //! (`split_to(len).freeze()`: one reference count, no copy) and indexed while
 //! it is scanned, so a packet that arrives one byte at a time costs O(its
 //! length) in total: the scan position is remembered between calls.
+//!
+//! Lines are found from bit masks of whole 64-byte blocks (LFs and colons
+//! at once, SIMD compares), and header offsets go to a block shared by many
+//! packets: decoding allocates nothing per packet.
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::DecodeError;
+use crate::index::IndexWriter;
 use crate::packet::{FieldIdx, Packet, WellKnown};
+use crate::scan::{self, Scanner};
 use crate::version::Banner;
 
 /// The marker that ends a `Response: Follows` raw body.
@@ -161,16 +167,12 @@ enum LineOutcome {
 pub struct Decoder {
     limits: Limits,
     banner: BannerMode,
-    /// Bytes of the buffer already scanned for LF.
-    scan: usize,
-    /// LF positions in `buf[scan..scan + nl_span]`, bit `i` for `scan + i`
-    /// (the block scanner's look-ahead; `nl_span <= 64`). Relative to
-    /// `scan`, so it stays valid when the buffer's front is consumed.
-    nl_bits: u64,
-    nl_span: usize,
+    /// Where the buffer has been scanned to.
+    scanner: Scanner,
     /// Offset of the current line's first byte.
     line_start: usize,
-    fields: Vec<FieldIdx>,
+    /// Header offsets of the packet in progress.
+    fields: IndexWriter,
     known: WellKnown,
     mode: Mode,
     /// Whether `Response: Follows` packets carry raw bodies.
@@ -186,25 +188,6 @@ impl Default for Decoder {
     fn default() -> Decoder {
         Decoder::new()
     }
-}
-
-/// Bit `i` set where `block[i]` is LF, eight bytes at a time (no `unsafe`
-/// here, so no SIMD intrinsics: a SWAR zero-byte test per word, then a
-/// multiply that gathers the eight flags into one byte).
-#[inline]
-fn lf_mask(block: &[u8; 64]) -> u64 {
-    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const LFS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    let mut mask = 0u64;
-    for (i, w) in block.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ LFS;
-        // 0x80 exactly in the bytes of `x` that are zero (no false hits).
-        let zero = !(((x & LO7) + LO7) | x | LO7);
-        let bits = ((zero >> 7).wrapping_mul(GATHER)) >> 56;
-        mask |= bits << (8 * i);
-    }
-    mask
 }
 
 /// How many bytes of the unfinished line `buf[start..]` are content: all but
@@ -234,11 +217,9 @@ impl Decoder {
         Decoder {
             limits,
             banner: BannerMode::Auto,
-            scan: 0,
-            nl_bits: 0,
-            nl_span: 0,
+            scanner: Scanner::default(),
             line_start: 0,
-            fields: Vec::with_capacity(32),
+            fields: IndexWriter::default(),
             known: WellKnown::default(),
             mode: Mode::Headers,
             follows_bodies: true,
@@ -294,7 +275,7 @@ impl Decoder {
             }
         }
         loop {
-            let Some(nl) = self.next_newline(buf) else {
+            let Some((nl, colon)) = self.scanner.next_line(buf) else {
                 return self.need_more(buf).map(|()| None);
             };
             let crlf = nl > self.line_start && buf[nl - 1] == b'\r';
@@ -320,7 +301,7 @@ impl Decoder {
             };
             let outcome = match overflow {
                 Some(o) => LineOutcome::Skip(o),
-                None => self.line(buf, content_end, crlf),
+                None => self.line(buf, content_end, crlf, colon),
             };
             match outcome {
                 LineOutcome::More => self.line_start = nl + 1,
@@ -360,8 +341,7 @@ impl Decoder {
         let bytes = buf.len() + dropped.unwrap_or(0);
         buf.clear();
         self.reset();
-        self.nl_bits = 0;
-        self.nl_span = 0;
+        self.scanner = Scanner::default();
         self.skip = None;
         match dropped {
             None => Ok(None),
@@ -374,120 +354,124 @@ impl Decoder {
         !buf.is_empty() || self.skip.is_some()
     }
 
-    /// The next LF at or after `scan`, moving `scan` past it; `None` (with
-    /// `scan` at the end) when there is none yet.
-    ///
-    /// Whole 64-byte blocks are turned into a bit mask at once and the LFs
-    /// taken from it one by one: AMI lines are short (~25 bytes), and one
-    /// `memchr` call per line costs more than the line itself.
-    #[inline]
-    fn next_newline(&mut self, buf: &[u8]) -> Option<usize> {
-        loop {
-            if self.nl_bits != 0 {
-                let off = self.nl_bits.trailing_zeros() as usize;
-                let taken = off + 1;
-                // Two shifts: `off + 1` may be 64.
-                self.nl_bits = (self.nl_bits >> off) >> 1;
-                self.nl_span -= taken;
-                let nl = self.scan + off;
-                self.scan = nl + 1;
-                return Some(nl);
-            }
-            self.scan += self.nl_span;
-            self.nl_span = 0;
-            let rest = &buf[self.scan..];
-            match rest.first_chunk::<64>() {
-                Some(block) => {
-                    self.nl_bits = lf_mask(block);
-                    self.nl_span = 64;
-                }
-                None => {
-                    let Some(off) = memchr::memchr(b'\n', rest) else {
-                        self.scan = buf.len();
-                        return None;
-                    };
-                    let nl = self.scan + off;
-                    self.scan = nl + 1;
-                    return Some(nl);
-                }
-            }
-        }
-    }
-
-    /// The hot path: ordinary header lines of an ordinary packet, with the
-    /// scanner state in locals. It stops, without consuming it, at the first
-    /// line that needs more than "index a header": a blank line before any
-    /// header, a line over a limit, the header limit, the end of the bytes
-    /// scanned in whole blocks. It consumes a `Response: Follows` line and
-    /// stops after it. [`Decoder::decode`] then carries on exactly as if it
-    /// had seen every line itself.
+    /// The hot path: ordinary header lines of an ordinary packet. It stops,
+    /// without consuming it, at the first line that needs more than "index
+    /// a header": a blank line before any header, a line over a limit, the
+    /// header limit, a line longer than a block, the last bytes of the
+    /// buffer. It consumes a `Response: Follows` line and stops after it.
+    /// [`Decoder::decode`] then carries on exactly as if it had seen every
+    /// line itself.
     ///
     /// The blank line that ends a packet with headers (within the packet
     /// limit) is consumed too: the packet's length is returned, for
     /// [`Decoder::finish`].
-    #[inline]
+    #[inline(never)]
     fn fast_headers(&mut self, buf: &[u8]) -> Option<usize> {
         let Limits {
             max_line_len,
             max_packet_len,
             max_headers,
         } = self.limits;
-        let (mut scan, mut bits, mut span) = (self.scan, self.nl_bits, self.nl_span);
-        let mut line_start = self.line_start;
-        loop {
-            if bits == 0 {
-                scan += span;
-                span = 0;
-                match buf[scan..].first_chunk::<64>() {
-                    Some(block) => {
-                        bits = lf_mask(block);
-                        span = 64;
-                        continue;
+        let first_line = self.line_start;
+        let mut line_start = first_line;
+        debug_assert!(line_start == 0 || buf[line_start - 1] == b'\n');
+        // Header lines so far, and the slots free for more (up to the
+        // header limit).
+        let mut n = self.fields.len();
+        let mut free = self.fields.free(max_headers);
+        let end = 'lines: loop {
+            // A block at the line's start; up to three of its lines are
+            // taken, then a block at the next line's start. Taking every line
+            // of fixed blocks instead ends each block on a branch no
+            // predictor guesses (where the last line of a block ends), which
+            // costs more than the overlapping compares. A line longer than a
+            // block, and the last bytes of the buffer, go to the scanner.
+            let Some(block) = buf
+                .get(line_start..)
+                .and_then(|b| b.first_chunk::<{ scan::BLOCK }>())
+            else {
+                break None;
+            };
+            let base = line_start;
+            let (mut lf, colons) = scan::masks(block);
+            // No line of this block can break the line or packet limit
+            // (lines here are shorter than a block).
+            let within = max_line_len >= scan::BLOCK && base + scan::BLOCK <= max_packet_len;
+            for _ in 0..3 {
+                if lf == 0 {
+                    if line_start == base {
+                        break 'lines None;
                     }
-                    None => break,
+                    continue 'lines;
+                }
+                let off = lf.trailing_zeros() as usize;
+                let nl = base + off;
+                // The line's first colon: the first after the line before.
+                let after = colons & (u64::MAX << (line_start - base));
+                let first = after.trailing_zeros() as usize;
+                let colon = if first < off {
+                    base + first
+                } else {
+                    scan::NO_COLON
+                };
+                // When the line is empty, the byte before it is the previous
+                // line's LF (or there is none): no CR.
+                let crlf = buf.get(nl.wrapping_sub(1)) == Some(&b'\r');
+                let content_end = nl - usize::from(crlf);
+                // Blank, or over a limit.
+                if content_end == line_start
+                    || !within && (content_end - line_start > max_line_len || nl >= max_packet_len)
+                {
+                    if content_end == line_start && nl < max_packet_len && n != 0 {
+                        // The end of the packet, as `line` would find it: in
+                        // `Mode::Headers` there is no body.
+                        line_start = nl + 1;
+                        break 'lines Some(nl + 1);
+                    }
+                    break 'lines None;
+                }
+                let Some((slot, rest)) = free.split_first() else {
+                    // The block is full, or the header limit is reached.
+                    if n >= max_headers {
+                        break 'lines None;
+                    }
+                    self.fields.set_len(n);
+                    self.fields.reserve_one();
+                    free = self.fields.free(max_headers);
+                    continue 'lines;
+                };
+                let field = FieldIdx::at_colon(buf, line_start, content_end, colon);
+                slot.store(field);
+                free = rest;
+                lf &= lf - 1;
+                line_start = nl + 1;
+                n += 1;
+                if self.known.observe_line(buf, &field, n - 1)
+                    && self.opens_body(n - 1, field.value(buf))
+                {
+                    self.mode = Mode::FollowsHeaders;
+                    break 'lines None;
                 }
             }
-            let off = bits.trailing_zeros() as usize;
-            let nl = scan + off;
-            let crlf = nl > line_start && buf[nl - 1] == b'\r';
-            let content_end = nl - usize::from(crlf);
-            if content_end == line_start && nl < max_packet_len && !self.fields.is_empty() {
-                // The end of the packet, as `line` would find it: in
-                // `Mode::Headers` there is no body.
-                bits = (bits >> off) >> 1;
-                span -= off + 1;
-                (self.scan, self.nl_bits, self.nl_span) = (nl + 1, bits, span);
-                self.line_start = nl + 1;
-                return Some(nl + 1);
-            }
-            // Blank (length 0 wraps to the top) or over the line limit.
-            if (content_end - line_start).wrapping_sub(1) >= max_line_len
-                || nl >= max_packet_len
-                || self.fields.len() >= max_headers
-            {
-                break;
-            }
-            let field = FieldIdx::split(buf, line_start, content_end);
-            let n = self.fields.len();
-            self.known.observe(field.key(buf), n);
-            self.fields.push(field);
-            let taken = off + 1;
-            bits = (bits >> off) >> 1;
-            span -= taken;
-            scan = nl + 1;
-            line_start = nl + 1;
-            if self.opens_body(n, field.value(buf)) {
-                self.mode = Mode::FollowsHeaders;
-                break;
-            }
+        };
+        self.fields.set_len(n);
+        if line_start != first_line {
+            // Lines were taken here: the scanner goes on after them. (When
+            // none were, it keeps what it had scanned of the current line.)
+            self.scanner = Scanner::at(line_start);
+            self.line_start = line_start;
         }
-        (self.scan, self.nl_bits, self.nl_span) = (scan, bits, span);
-        self.line_start = line_start;
-        None
+        end
     }
 
+    /// The buffer was consumed up to the scan position, at a line end: the
+    /// next packet starts.
     fn reset(&mut self) {
-        self.scan = 0;
+        self.scanner.restart();
+        self.reset_packet();
+    }
+
+    fn reset_packet(&mut self) {
         self.line_start = 0;
         self.fields.clear();
         self.known = WellKnown::default();
@@ -499,7 +483,7 @@ impl Decoder {
     /// possible, enforce limits on the unfinished line, and while skipping
     /// keep only what is needed of it.
     fn need_more(&mut self, buf: &mut BytesMut) -> Result<(), DecodeError> {
-        self.scan = buf.len();
+        debug_assert_eq!(self.scanner.pos, buf.len());
         if self.banner != BannerMode::Absent && self.skip.is_none() {
             // Still on the first line (line_start == 0).
             let n = buf.len().min(BANNER_PREFIX.len());
@@ -562,21 +546,21 @@ impl Decoder {
                 let drop = buf.len() - keep;
                 buf.advance(drop);
                 skip.dropped += drop;
-                self.scan = buf.len();
+                self.scanner.rebase(drop);
             }
         }
         Ok(())
     }
 
     /// The stream's first complete line, when a banner may be there:
-    /// `buf[..content_end]`, ending at `self.scan`.
+    /// `buf[..content_end]`, ending at the scan position.
     fn first_line(
         &mut self,
         buf: &mut BytesMut,
         content_end: usize,
     ) -> Result<Option<Frame>, DecodeError> {
         let mode = std::mem::replace(&mut self.banner, BannerMode::Absent);
-        let end = self.scan;
+        let end = self.scanner.pos;
         if buf[..content_end].starts_with(BANNER_PREFIX) {
             let line = buf.split_to(end).freeze().slice(..content_end);
             self.reset();
@@ -618,8 +602,16 @@ impl Decoder {
         }
     }
 
-    /// One complete line `buf[line_start..content_end]` of a packet in progress.
-    fn line(&mut self, buf: &BytesMut, content_end: usize, crlf: bool) -> LineOutcome {
+    /// One complete line `buf[line_start..content_end]` of a packet in
+    /// progress, whose first colon is at `colon` ([`crate::scan::NO_COLON`]
+    /// if none).
+    fn line(
+        &mut self,
+        buf: &BytesMut,
+        content_end: usize,
+        crlf: bool,
+        colon: usize,
+    ) -> LineOutcome {
         let start = self.line_start;
         match self.classify(&buf[start..content_end], crlf, false) {
             LineKind::End => {
@@ -646,7 +638,7 @@ impl Decoder {
                 if self.fields.len() >= self.limits.max_headers {
                     return LineOutcome::Skip(Overflow::Headers);
                 }
-                let field = FieldIdx::split(buf, start, content_end);
+                let field = FieldIdx::at_colon(buf, start, content_end, colon);
                 let n = self.fields.len();
                 self.known.observe(field.key(buf), n);
                 if self.opens_body(n, field.value(buf)) {
@@ -660,7 +652,7 @@ impl Decoder {
 
     fn finish(&mut self, buf: &mut BytesMut, len: usize) -> Packet {
         let raw = buf.split_to(len).freeze();
-        let packet = Packet::from_parts(raw, self.fields.to_vec(), self.known, self.body);
+        let packet = Packet::from_parts(raw, self.fields.finish(), self.known, self.body);
         self.stats.packets += 1;
         self.reset();
         packet
@@ -675,9 +667,8 @@ impl Decoder {
         let action_id = self.current_action_id(buf);
         let drop = self.line_start;
         buf.advance(drop);
-        let scan = self.scan - drop;
-        self.reset();
-        self.scan = scan;
+        self.scanner.rebase(drop);
+        self.reset_packet();
         self.skip = Some(Skip {
             overflow: Some(overflow),
             action_id,
@@ -688,10 +679,10 @@ impl Decoder {
         });
     }
 
-    /// The complete line `buf[..self.scan]` while skipping; returns the
-    /// report when the skipped packet has ended.
+    /// The complete line `buf[..end]` (`end` the scan position) while
+    /// skipping; returns the report when the skipped packet has ended.
     fn skip_line(&mut self, buf: &mut BytesMut, crlf: bool) -> Option<DecodeError> {
-        let end = self.scan;
+        let end = self.scanner.pos;
         let content_end = end - 1 - usize::from(crlf);
         let limits = self.limits;
         let mut skip = self.skip.take().expect("skipping");
@@ -715,7 +706,7 @@ impl Decoder {
         let ended = skip.line_only || kind == Some(LineKind::End);
         buf.advance(end);
         skip.dropped += end;
-        self.scan = 0;
+        self.scanner.restart();
         self.line_start = 0;
         if !ended {
             self.skip = Some(skip);
@@ -749,7 +740,7 @@ impl Decoder {
     fn current_action_id(&self, buf: &[u8]) -> Option<Bytes> {
         self.known
             .action_id
-            .map(|n| Bytes::copy_from_slice(self.fields[n as usize].value(buf)))
+            .map(|n| Bytes::copy_from_slice(self.fields.get(n as usize).value(buf)))
     }
 
     /// Whether header `n` of the packet in progress, with value `value`,
@@ -797,8 +788,8 @@ impl Decoder {
         let action_id = self.current_action_id(buf);
         let drop = self.line_start;
         buf.advance(drop);
-        self.reset();
-        self.scan = buf.len();
+        self.scanner.rebase(drop);
+        self.reset_packet();
         self.skip = Some(Skip {
             overflow: Some(Overflow::Packet),
             action_id,
@@ -820,32 +811,6 @@ impl Skip {
             crossing_line: false,
             line_only: true,
             dropped: 0,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lf_mask_matches_a_plain_scan() {
-        // Every byte value at every position, LFs around it.
-        for pos in 0..64 {
-            for b in 0..=255u8 {
-                let mut block = [b'\n'; 64];
-                for (i, x) in block.iter_mut().enumerate() {
-                    if i % 3 != 0 {
-                        *x = b.wrapping_add(i as u8);
-                    }
-                }
-                block[pos] = b;
-                let want = block
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |m, (i, &x)| m | (u64::from(x == b'\n') << i));
-                assert_eq!(lf_mask(&block), want, "{block:?}");
-            }
         }
     }
 }

@@ -232,7 +232,9 @@ impl ConnectionError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// `Logoff` was answered with `Goodbye` (or sent before login finished).
+    /// `Logoff` was answered with `Goodbye` (or sent before login finished,
+    /// which closes at once). A stream that ends before the `Goodbye` is
+    /// [`ConnectionError::PeerClosed`], as without the Logoff.
     #[error("logged off")]
     LoggedOff,
     /// Anything else.
@@ -257,11 +259,35 @@ impl CloseReason {
 #[non_exhaustive]
 pub enum ActionError {
     /// The server answered `Response: Error`.
+    ///
+    /// `message` is the server's explanation: the text of the response's
+    /// `Output:` lines (joined with `\n`) when it has any, else its
+    /// `Message`. Asterisk ≥ 14 answers a failed `Command` with `Message:
+    /// Command output follows` and the reason in `Output:` (`No such
+    /// command 'x' (type 'core show help x' for other possible
+    /// commands)`): the message is that reason, never the placeholder.
+    ///
+    /// ```
+    /// use amiproto::{ActionError, Packet};
+    ///
+    /// let response = Packet::builder()
+    ///     .header("Response", "Error")
+    ///     .header("Message", "Command output follows")
+    ///     .header("Output", "No such command 'x' (type 'core show help x' for other possible commands)")
+    ///     .build()?;
+    /// let e = ActionError::from_error_response(response);
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "server error: No such command 'x' (type 'core show help x' for other possible commands)"
+    /// );
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
     #[error("server error: {message}")]
     Server {
-        /// The `Message` header (empty when absent).
+        /// The explanation: the `Output:` text, else the `Message` header
+        /// (empty when neither is there).
         message: String,
-        /// The whole response (`Output:` lines of a failed `Command` are in it).
+        /// The whole response (`Message`, `Output:` lines and all).
         response: crate::Packet,
     },
     /// No outcome within the action's timeout. Late answers are drained
@@ -281,6 +307,134 @@ pub enum ActionError {
     /// The answer broke a decoder limit and was skipped.
     #[error("answer skipped: {0}")]
     Skipped(DecodeError),
+    /// Held until the server's version was known, then refused: on this
+    /// server it could never finish (see [`Unanswerable`]). Nothing was
+    /// written.
+    #[error(transparent)]
+    Unanswerable(Unanswerable),
+}
+
+impl ActionError {
+    /// The error for a `Response: Error` packet: its explanation taken
+    /// from `Output:` lines when it has any, else from `Message` (see
+    /// [`ActionError::Server`]).
+    pub fn from_error_response(response: crate::Packet) -> ActionError {
+        let message = error_message(&response);
+        ActionError::Server { message, response }
+    }
+
+    /// Whether the server refused the action for lack of permission:
+    /// `Permission denied` (an action outside the user's write classes, or
+    /// any action but `Login`/`Challenge`/`Logoff` before login), or one of
+    /// the `… Access Forbidden: …` answers (`GetVar`, `Status`,
+    /// `Originate`: a value that needs the `system` class).
+    ///
+    /// ```
+    /// use amiproto::{ActionError, Packet};
+    ///
+    /// let denied = Packet::builder()
+    ///     .header("Response", "Error")
+    ///     .header("Message", "Permission denied")
+    ///     .build()?;
+    /// assert!(ActionError::from_error_response(denied).is_permission_denied());
+    /// assert!(!ActionError::Timeout.is_permission_denied());
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
+    pub fn is_permission_denied(&self) -> bool {
+        match self {
+            ActionError::Server { response, .. } => response
+                .message()
+                .is_some_and(|m| is_permission_message(m.as_bytes())),
+            _ => false,
+        }
+    }
+}
+
+/// `Permission denied`, or `<Action> Access Forbidden: <what>` (the texts of
+/// main/manager.c in Asterisk 11 to 22), compared ASCII case-insensitively.
+fn is_permission_message(message: &[u8]) -> bool {
+    let m = message.trim_ascii();
+    if m.eq_ignore_ascii_case(b"Permission denied") {
+        return true;
+    }
+    const FORBIDDEN: &[u8] = b" access forbidden:";
+    m.windows(FORBIDDEN.len())
+        .any(|w| w.eq_ignore_ascii_case(FORBIDDEN))
+}
+
+/// The explanation of an error response: its `Output:` lines (joined with
+/// `\n`, trailing empty ones dropped) when there are any, else `Message`.
+pub(crate) fn error_message(response: &crate::Packet) -> String {
+    let mut lines: Vec<_> = response
+        .headers()
+        .filter(|h| h.is("Output"))
+        .map(|h| h.value())
+        .collect();
+    while lines
+        .last()
+        .is_some_and(|l| l.as_bytes().trim_ascii().is_empty())
+    {
+        lines.pop();
+    }
+    if lines.is_empty() {
+        return response
+            .message()
+            .map(|m| m.decode_text().into_owned())
+            .unwrap_or_default();
+    }
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&line.decode_text());
+    }
+    out
+}
+
+/// An action the connection refuses because, on this server and session, it
+/// could never finish: rather than wait for its timeout, the caller learns
+/// at once why, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Unanswerable {
+    /// An `Originate` with `Async: true` ends with its `OriginateResponse`
+    /// event, which Asterisk (11, 13 and 22) sends in the `call` class; the
+    /// session's event mask, as the server accepted it (the login's
+    /// `Events:`, or a later `Events` action), has no `call`, so the event
+    /// would never come.
+    #[error(
+        "an async Originate could never finish: the event mask {mask:?} excludes the `call` class \
+         OriginateResponse is sent in (add `call` to the mask, or originate without Async)"
+    )]
+    EventMaskExcludesCall {
+        /// The mask as it was sent (`off`, `system,agent`…).
+        mask: String,
+    },
+    /// An `Originate` with `Async: true`, on a session where the server
+    /// accepted an exclude filter (`Filter: !…`) that matches every
+    /// `OriginateResponse`: the event would never come.
+    #[error(
+        "an async Originate could never finish: the filter {filter:?} the server accepted drops \
+         every OriginateResponse"
+    )]
+    FilterDropsOriginateResponse {
+        /// The filter as it was sent (with its `!`).
+        filter: String,
+    },
+    /// `Queues` on Asterisk ≤ 14 (AMI version below 4): the server answers
+    /// with bare CLI text, no `Response:`, no `ActionID` and no end marker
+    /// a client could match to the action. `QueueStatus` (or
+    /// `QueueSummary`) gives the same facts as an event list; `Command`
+    /// with `queue show` gives the same text, framed.
+    #[error(
+        "Queues on AMI {ami_version} answers bare text with no ActionID, which cannot be matched to \
+         the action: use QueueStatus or QueueSummary (or Command \"queue show\")"
+    )]
+    QueuesUnframed {
+        /// The server's AMI version, from its banner.
+        ami_version: String,
+    },
 }
 
 /// Why [`crate::Connection::send`] refused an action. Nothing was queued.
@@ -297,4 +451,8 @@ pub enum SendError {
     /// The connection is logging off or closed.
     #[error("connection is closing or closed")]
     Closed,
+    /// The action could never finish on this server and session (see
+    /// [`Unanswerable`]).
+    #[error(transparent)]
+    Unanswerable(#[from] Unanswerable),
 }

@@ -17,7 +17,8 @@
 //!   times the caller passes in; see [`connection`] for the run loop.
 //! - What the socket-owning clients share: the [`EventQueue`] that holds
 //!   events for a reader under its [`Overflow`] policy (exact lag counts,
-//!   markers never dropped), and their error type, [`ClientError`].
+//!   markers never dropped), their error type, [`ClientError`], and their
+//!   [`Reconnect`] policy with its pure [`Backoff`].
 //! - `types` (feature `types`): typed actions and events generated from
 //!   Asterisk's own documentation, views over [`Packet`] built only when
 //!   asked.
@@ -35,6 +36,7 @@
 //! assert_eq!(reply.action_id().unwrap(), "p1");
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod action;
@@ -42,11 +44,16 @@ mod client_error;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod index;
 pub mod packet;
 pub mod queue;
+pub mod reconnect;
+mod scan;
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod serde;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod tls;
 #[cfg(feature = "types")]
 pub mod types;
@@ -59,12 +66,18 @@ pub use decode::{BannerMode, Decoder, DecoderStats, Frame, Limits};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{Header, Headers, Packet, PacketBuilder, PacketKind, ResponseStatus, Value};
 pub use queue::{EventItem, EventQueue, Overflow};
+pub use reconnect::{Backoff, Reconnect, WhileReconnecting};
 pub use variable::{check_variable_name, encode_variable};
 pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
-    Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, SeqBuildHasher,
-    SeqHasher, State, UrlError, UrlPart, UrlProblem,
+    InFlightLimit, Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions,
+    SeqBuildHasher, SeqHasher, State, UrlError, UrlPart, UrlProblem, TLS_IN_FLIGHT,
 };
-pub use error::{ActionError, CloseReason, ConnectionError, SendError};
+pub use error::{ActionError, CloseReason, ConnectionError, SendError, Unanswerable};
+
+/// This crate's README, its Rust examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -1,15 +1,18 @@
 //! The packet model: one AMI message as raw bytes plus an index of its header lines.
 //!
 //! A [`Packet`] owns exactly one [`Bytes`] (the packet as it arrived, or as the
-//! [`PacketBuilder`] wrote it) and a small index of byte ranges. Every key and
-//! value handed out is a slice of that buffer: decoding a packet allocates its
-//! index and nothing else.
+//! [`PacketBuilder`] wrote it) and an index of byte ranges (its range of a
+//! block shared with other packets of the same decoder).
+//! Every key and value handed out is a slice of that buffer: decoding a packet
+//! allocates nothing of its own.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::Utf8Error;
 
 use bytes::Bytes;
+
+use crate::index::{Index, Slot};
 
 /// Byte offsets of one header line inside [`Packet::raw`].
 ///
@@ -46,6 +49,29 @@ impl FieldIdx {
             }
             None => FieldIdx::new(start, start + c, start + c + 1, end),
         }
+    }
+
+    /// Like [`FieldIdx::split`], with the line's first colon already known:
+    /// `colon` ([`NO_COLON`](crate::scan::NO_COLON) if none).
+    #[inline(always)]
+    pub(crate) fn at_colon(raw: &[u8], start: usize, end: usize, colon: usize) -> FieldIdx {
+        let field = if colon >= end {
+            FieldIdx::new(start, start, start, end)
+        } else if raw[colon + 1] == b' ' {
+            // `raw[end]` is the line's CR or LF, so this is within the line
+            // when it matches.
+            FieldIdx::new(start, colon, colon + 2, end)
+        } else {
+            match memchr::memmem::find(&raw[colon + 1..end], b": ") {
+                Some(j) => {
+                    let k = colon + 1 + j;
+                    FieldIdx::new(start, k, k + 2, end)
+                }
+                None => FieldIdx::new(start, colon, colon + 1, end),
+            }
+        };
+        debug_assert_eq!(field, FieldIdx::split(raw, start, end));
+        field
     }
 
     #[inline]
@@ -107,6 +133,74 @@ pub(crate) struct WellKnown {
 }
 
 impl WellKnown {
+    /// Note header number `n`, the line `field` of `raw`, if its key is one
+    /// of the classifying keys: the same as [`WellKnown::observe`], in fewer
+    /// steps. Most keys are not 5, 6 or 8 bytes long and stop at one bit
+    /// test; the others are compared as one 8-byte word, upper-cased (exact
+    /// for keys of letters only) and masked to the key's length, with the
+    /// candidates of that length. Returns whether the key may be one of
+    /// them (then [`WellKnown::observe`] has looked closer).
+    #[inline(always)]
+    pub(crate) fn observe_line(&mut self, raw: &[u8], field: &FieldIdx, n: usize) -> bool {
+        #[cfg(debug_assertions)]
+        let want = {
+            let mut k = *self;
+            k.observe(field.key(raw), n);
+            k
+        };
+        let hit = self.observe_quick(raw, field, n);
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(*self, want);
+        hit
+    }
+
+    #[inline(always)]
+    fn observe_quick(&mut self, raw: &[u8], field: &FieldIdx, n: usize) -> bool {
+        const fn word(s: &[u8]) -> u64 {
+            let mut w = [0u8; 8];
+            let mut i = 0;
+            while i < s.len() {
+                w[i] = s[i];
+                i += 1;
+            }
+            u64::from_le_bytes(w)
+        }
+        const UPPER: u64 = !0x2020_2020_2020_2020;
+        const fn low(len: u32) -> u64 {
+            (u64::MAX >> (64 - 8 * len)) & UPPER
+        }
+        /// Bit `len` set for the lengths of the classifying keys.
+        const LENGTHS: u32 = 1 << 5 | 1 << 6 | 1 << 8;
+        /// By key length: mask and two candidates.
+        const BY_LEN: [(u64, u64, u64); 9] = {
+            let mut t = [(0, 1, 1); 9];
+            t[5] = (low(5), word(b"EVENT"), word(b"EVENT"));
+            t[6] = (low(6), word(b"ACTION"), word(b"ACTION"));
+            t[8] = (low(8), word(b"RESPONSE"), word(b"ACTIONID"));
+            t
+        };
+        let start = field.start as usize;
+        let len = (field.key_end - field.start) as usize;
+        if len > 8 || LENGTHS >> len & 1 == 0 {
+            return false;
+        }
+        let word = match raw.get(start..start + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+            None => {
+                let mut w = [0u8; 8];
+                w[..len].copy_from_slice(&raw[start..start + len]);
+                u64::from_le_bytes(w)
+            }
+        };
+        let (mask, a, b) = BY_LEN[len];
+        let masked = word & mask;
+        let hit = masked == a || masked == b;
+        if hit {
+            self.observe(field.key(raw), n);
+        }
+        hit
+    }
+
     /// Note header number `n` if its key is one of the classifying keys.
     #[inline(always)]
     pub(crate) fn observe(&mut self, key: &[u8], n: usize) {
@@ -306,6 +400,16 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
+    #[inline]
+    fn view(raw: &'a [u8], slot: &Slot) -> Header<'a> {
+        let f = slot.load();
+        Header {
+            key: f.key(raw),
+            value: f.value(raw),
+            bare: f.is_bare(),
+        }
+    }
+
     /// The key (case preserved). Empty for a bare line.
     pub fn key(&self) -> Value<'a> {
         Value(self.key)
@@ -345,7 +449,7 @@ impl fmt::Debug for Header<'_> {
 
 /// One AMI packet (action, response or event): the raw bytes plus an index.
 ///
-/// Cloning is cheap (a reference count and a copy of the index).
+/// Cloning is cheap (two reference counts: the bytes and the index).
 ///
 /// ```
 /// use amiproto::{Packet, PacketKind, ResponseStatus};
@@ -367,7 +471,7 @@ impl fmt::Debug for Header<'_> {
 #[derive(Clone)]
 pub struct Packet {
     raw: Bytes,
-    fields: Vec<FieldIdx>,
+    fields: Index,
     known: WellKnown,
     body: Option<(u32, u32)>,
 }
@@ -375,7 +479,7 @@ pub struct Packet {
 impl Packet {
     pub(crate) fn from_parts(
         raw: Bytes,
-        fields: Vec<FieldIdx>,
+        fields: Index,
         known: WellKnown,
         body: Option<(u32, u32)>,
     ) -> Packet {
@@ -417,32 +521,27 @@ impl Packet {
 
     /// Whether the packet has no header lines.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.fields.len() == 0
     }
 
     /// Header line number `n`, in wire order.
     pub fn header(&self, n: usize) -> Option<Header<'_>> {
-        self.fields.get(n).map(|f| self.view(f))
+        self.fields
+            .slots()
+            .get(n)
+            .map(|s| Header::view(&self.raw, s))
     }
 
     /// Every header line in wire order, repeated keys kept in order.
     pub fn headers(&self) -> Headers<'_> {
         Headers {
             raw: &self.raw,
-            fields: self.fields.iter(),
-        }
-    }
-
-    fn view(&self, f: &FieldIdx) -> Header<'_> {
-        Header {
-            key: f.key(&self.raw),
-            value: f.value(&self.raw),
-            bare: f.is_bare(),
+            fields: self.fields.slots().iter(),
         }
     }
 
     fn known_value(&self, slot: Option<u32>) -> Option<Value<'_>> {
-        slot.map(|n| Value(self.fields[n as usize].value(&self.raw)))
+        slot.map(|n| Value(&self.raw[self.fields.slots()[n as usize].value_range()]))
     }
 
     /// The first value of `key` (ASCII case-insensitive).
@@ -470,7 +569,9 @@ impl Packet {
     /// packet.
     pub fn get_bytes(&self, key: &str) -> Option<Bytes> {
         self.fields
+            .slots()
             .iter()
+            .map(Slot::load)
             .find(|f| !f.is_bare() && f.key(&self.raw).eq_ignore_ascii_case(key.as_bytes()))
             .map(|f| self.raw.slice(f.value_start as usize..f.end as usize))
     }
@@ -483,8 +584,8 @@ impl Packet {
     /// The `ActionID` as an owned zero-copy slice of the packet.
     pub fn action_id_bytes(&self) -> Option<Bytes> {
         self.known.action_id.map(|n| {
-            let f = &self.fields[n as usize];
-            self.raw.slice(f.value_start as usize..f.end as usize)
+            self.raw
+                .slice(self.fields.slots()[n as usize].value_range())
         })
     }
 
@@ -556,6 +657,31 @@ impl fmt::Debug for Packet {
     }
 }
 
+/// The packet's exact text, for logs and debugging: every byte as received
+/// (or built), CRLF line ends and the terminating blank line included, each
+/// line decoded as UTF-8, or as Latin-1 when it is not UTF-8 (as
+/// [`Value::decode_text`] does). Nothing is hidden: a `Login` packet read by
+/// a server shows its `Secret`.
+///
+/// ```
+/// use amiproto::Packet;
+///
+/// let p = Packet::builder()
+///     .header("Event", "Hangup")
+///     .header("CallerIDName", b"Jos\xe9")
+///     .build()?;
+/// assert_eq!(p.to_string(), "Event: Hangup\r\nCallerIDName: Jos\u{e9}\r\n\r\n");
+/// # Ok::<(), amiproto::EncodeError>(())
+/// ```
+impl fmt::Display for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in self.raw.split_inclusive(|&b| b == b'\n') {
+            f.write_str(&Value(line).decode_text())?;
+        }
+        Ok(())
+    }
+}
+
 impl PartialEq for Packet {
     /// Two packets are equal when their raw bytes are.
     fn eq(&self, other: &Packet) -> bool {
@@ -569,18 +695,15 @@ impl Eq for Packet {}
 #[derive(Clone, Debug)]
 pub struct Headers<'a> {
     raw: &'a [u8],
-    fields: std::slice::Iter<'a, FieldIdx>,
+    fields: std::slice::Iter<'a, Slot>,
 }
 
 impl<'a> Iterator for Headers<'a> {
     type Item = Header<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Header<'a>> {
-        self.fields.next().map(|f| Header {
-            key: f.key(self.raw),
-            value: f.value(self.raw),
-            bare: f.is_bare(),
-        })
+        self.fields.next().map(|s| Header::view(self.raw, s))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -592,11 +715,7 @@ impl ExactSizeIterator for Headers<'_> {}
 
 impl<'a> DoubleEndedIterator for Headers<'a> {
     fn next_back(&mut self) -> Option<Header<'a>> {
-        self.fields.next_back().map(|f| Header {
-            key: f.key(self.raw),
-            value: f.value(self.raw),
-            bare: f.is_bare(),
-        })
+        self.fields.next_back().map(|s| Header::view(self.raw, s))
     }
 }
 
@@ -690,7 +809,7 @@ impl PacketBuilder {
         self.buf.extend_from_slice(b"\r\n");
         Ok(Packet::from_parts(
             Bytes::from(self.buf),
-            self.fields,
+            Index::from_fields(&self.fields),
             self.known,
             self.body,
         ))
@@ -700,6 +819,24 @@ impl PacketBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packets_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Packet>();
+        // A clone read on another thread while the decoder reuses the block.
+        let mut dec = crate::Decoder::new().banner_mode(crate::BannerMode::Absent);
+        let mut buf = bytes::BytesMut::from(&b"Event: A\r\nActionID: 1\r\n\r\n"[..]);
+        let Some(crate::Frame::Packet(p)) = dec.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        let reader = std::thread::spawn(move || p.action_id().map(|v| v.to_vec()));
+        for i in 0..1000 {
+            buf.extend_from_slice(format!("Event: B\r\nActionID: {i}\r\n\r\n").as_bytes());
+            assert!(dec.decode(&mut buf).unwrap().is_some());
+        }
+        assert_eq!(reader.join().unwrap(), Some(b"1".to_vec()));
+    }
 
     #[test]
     fn observe_matches_eq_ignore_ascii_case() {

@@ -68,6 +68,12 @@
 //! assert_eq!(h.variable, ["A=1", "B=2"]);
 //! ```
 //!
+//! # Building actions: [`crate::Action::from_serialize`]
+//!
+//! A struct or a map becomes an action's headers, field by field (a field
+//! `Action` names it; a sequence repeats its key; `None` leaves it out);
+//! failures are a [`SerializeError`].
+//!
 //! # Serializing
 //!
 //! [`Packet`] implements `Serialize` as an ordered list of `[key, value]`
@@ -107,6 +113,9 @@ use ::serde::ser::{SerializeMap, SerializeSeq};
 use ::serde::{Deserialize, Serialize, Serializer};
 
 use crate::packet::{Packet, Value};
+
+mod to_action;
+pub use to_action::SerializeError;
 
 /// Why a packet did not deserialize into the requested type.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

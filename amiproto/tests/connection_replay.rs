@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use amiproto::{
     md5_key, ActionError, ActionHandle, AuthMethod, CloseReason, Config, ConnectionError,
     EncodeError, Event, EventMask, Outcome, Packet, PacketKind, ResponseStatus, SendError, State,
+    Unanswerable,
 };
 use conn_support::*;
 
@@ -521,8 +522,15 @@ fn replay_06_command_asterisk_22() {
             ("cmd-mgr", 102),
         ],
     );
-    let (msg, _) = r.server_error("cmd-unknown");
-    assert_eq!(msg, "Command output follows");
+    // The explanation is in `Output:`; `Message` is only a placeholder.
+    let (msg, response) = r.server_error("cmd-unknown");
+    assert_eq!(
+        msg,
+        "No such command 'no such command here' (type 'core show help no such' for other possible commands)"
+    );
+    assert_eq!(response.get_str("Message"), Some("Command output follows"));
+    // An error without `Output:` keeps its `Message`.
+    assert_eq!(r.server_error("cmd-empty").0, "No command provided");
     let out = r.ok("cmd-version").into_command().unwrap();
     assert!(out.text().starts_with("Asterisk 22.10.1 built by"));
 }
@@ -615,16 +623,25 @@ fn replay_07_list_actions() {
     for id in ["setdev-0", "setdev-1"] {
         r.response(id);
     }
-    // Async originates with `Events: off`: no OriginateResponse can arrive,
-    // so they are still pending at Logoff and fail with it.
+    // Async originates with `Events: off`: the capture shows that no
+    // OriginateResponse ever arrives, so the connection refuses them at
+    // submit, saying why, instead of leaving them pending until Logoff.
+    // The capture's answers to them are then answers to nothing.
     for id in ["orig-echo", "orig-queue"] {
         assert_eq!(
-            r.result(id),
-            Err(ActionError::Closed(CloseReason::LoggedOff)),
+            r.refused.get(id),
+            Some(&SendError::Unanswerable(
+                Unanswerable::EventMaskExcludesCall { mask: "off".into() }
+            )),
             "{id}"
         );
     }
-    assert!(r.unsolicited().is_empty(), "{:#?}", r.unsolicited());
+    let strays: Vec<_> = r
+        .unsolicited()
+        .iter()
+        .map(|p| p.action_id().unwrap().to_string())
+        .collect();
+    assert_eq!(strays, ["orig-echo", "orig-queue"]);
     logged_off(&r);
 }
 

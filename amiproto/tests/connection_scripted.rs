@@ -610,7 +610,7 @@ fn async_originate_waits_for_its_originate_response() {
 
 #[test]
 fn async_originate_refused_at_once() {
-    let mut sim = Sim::ready(plain());
+    let mut sim = Sim::ready(plain().events(EventMask::On));
     let o = sim.send(Action::originate("Bogus/1").async_originate());
     sim.feed(&err("ami-1", "Originate failed"));
     assert!(matches!(
@@ -850,16 +850,15 @@ fn logoff_before_login_closes_at_once() {
 }
 
 #[test]
-fn eof_while_closing_is_a_logoff() {
+fn eof_while_closing_without_goodbye_is_peer_closed() {
+    // LoggedOff means the Goodbye came; an end before it is a peer close.
+    let gone = CloseReason::Error(ConnectionError::PeerClosed { mid_packet: false });
     let mut sim = Sim::ready(plain());
     let bye = sim.conn.logoff(sim.now).unwrap();
     sim.pump();
     sim.eof();
-    assert_eq!(sim.conn.close_reason(), Some(&CloseReason::LoggedOff));
-    assert_eq!(
-        done(&sim.events, bye),
-        Err(ActionError::Closed(CloseReason::LoggedOff))
-    );
+    assert_eq!(sim.conn.close_reason(), Some(&gone));
+    assert_eq!(done(&sim.events, bye), Err(ActionError::Closed(gone)));
 }
 
 // ----- EOF ------------------------------------------------------------------

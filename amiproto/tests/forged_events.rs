@@ -16,7 +16,7 @@ mod conn_support;
 
 use std::time::Instant;
 
-use amiproto::{Action, Config, Connection, Event, Outcome, SendOptions, State};
+use amiproto::{Action, Config, Connection, Event, EventMask, Outcome, SendOptions, State};
 use conn_support::*;
 
 /// A `UserEvent` as Asterisk broadcasts it: `Event`, `Privilege`,
@@ -137,7 +137,7 @@ fn a_forged_item_is_neither_collected_nor_streamed_nor_swallowed() {
 
 #[test]
 fn before_its_response_only_an_originate_response_answers_an_action() {
-    let mut sim = Sim::ready(plain());
+    let mut sim = Sim::ready(plain().events(EventMask::On));
     let list = sim.send(Action::new("DBGetTree"));
     let list_id = sim.id_of("DBGetTree");
     let orig = sim.send(
@@ -193,7 +193,7 @@ fn before_its_response_only_an_originate_response_answers_an_action() {
 
 #[test]
 fn a_forged_user_event_after_the_response_does_not_finish_an_originate() {
-    let mut sim = Sim::ready(plain());
+    let mut sim = Sim::ready(plain().events(EventMask::On));
     let orig = sim.send(Action::originate("Local/100@default").async_originate());
     let id = sim.id_of("Originate");
     sim.feed(&ok(&id, &[("Message", "Originate successfully queued")]));

@@ -114,3 +114,51 @@ fn goodbye_in_time_is_a_normal_logoff() {
     ));
     assert_eq!(sim.conn.poll_timeout(), None);
 }
+
+#[test]
+fn a_cut_before_goodbye_is_reported_as_a_cut_not_a_logoff() {
+    let cut = CloseReason::Error(ConnectionError::PeerClosed { mid_packet: true });
+    let mut sim = Sim::ready(plain());
+    let ping = sim.send(Action::ping());
+    let status = sim.send(Action::new("Status"));
+    let logoff = sim.conn.logoff(sim.now).unwrap();
+    sim.pump();
+    assert!(sim.conn.logoff_requested());
+    let id = sim.id_of("Ping");
+    sim.feed(&ok(&id, &[("Ping", "Pong")]));
+    // The stream ends inside the Status answer, before any Goodbye.
+    sim.feed(b"Response: Success\r\nActionID: ");
+    sim.eof();
+    assert_eq!(sim.conn.close_reason(), Some(&cut));
+    assert_eq!(sim.events.last(), Some(&Event::Closed(cut.clone())));
+    assert!(done(&sim.events, ping).is_ok());
+    assert_eq!(
+        done(&sim.events, status),
+        Err(ActionError::Closed(cut.clone()))
+    );
+    assert_eq!(
+        done(&sim.events, logoff),
+        Err(ActionError::Closed(cut.clone()))
+    );
+    assert!(!cut.is_logoff());
+    // Still known as a connection the client asked to end.
+    assert!(sim.conn.logoff_requested());
+}
+
+#[test]
+fn a_clean_end_before_goodbye_is_peer_closed_not_logged_off() {
+    let gone = CloseReason::Error(ConnectionError::PeerClosed { mid_packet: false });
+    let mut sim = Sim::ready(plain());
+    let logoff = sim.send(Action::logoff());
+    sim.eof();
+    assert_eq!(sim.conn.close_reason(), Some(&gone));
+    assert_eq!(done(&sim.events, logoff), Err(ActionError::Closed(gone)));
+
+    // LoggedOff means the Goodbye came.
+    let mut sim = Sim::ready(plain());
+    assert!(!sim.conn.logoff_requested());
+    sim.send(Action::logoff());
+    let id = sim.id_of("Logoff");
+    sim.feed(&pkt(&[("Response", "Goodbye"), ("ActionID", &id)]));
+    assert_eq!(sim.conn.close_reason(), Some(&CloseReason::LoggedOff));
+}

@@ -95,6 +95,7 @@ impl Harness {
 
 const BANNERS: &[&[u8]] = &[
     b"Asterisk Call Manager/2.10.4\r\n",
+    b"Asterisk Call Manager/1.3\r\n",
     b"Asterisk Call Manager/1.1\r\n",
     b"Asterisk Call Manager/9.0.0\r\n",
     b"Not AMI at all\r\n",
@@ -102,7 +103,7 @@ const BANNERS: &[&[u8]] = &[
 
 fn reply(u: &mut Unstructured, id: &str) -> Result<Vec<u8>> {
     let mut r = Vec::new();
-    match u.int_in_range(0..=9)? {
+    match u.int_in_range(0..=10)? {
         0 => r.extend_from_slice(format!("Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n").as_bytes()),
         1 => r.extend_from_slice(format!("Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n").as_bytes()),
         2 => r.extend_from_slice(format!("Response: Success\r\nActionID: {id}\r\nChallenge: 123456789\r\n\r\n").as_bytes()),
@@ -120,13 +121,23 @@ fn reply(u: &mut Unstructured, id: &str) -> Result<Vec<u8>> {
         6 => r.extend_from_slice(format!("Event: OriginateResponse\r\nActionID: {id}\r\nResponse: Failure\r\nReason: 0\r\n\r\n").as_bytes()),
         7 => r.extend_from_slice(format!("Response: Success\r\nActionID: {id}\r\nOutput: a\r\nOutput: b\r\n\r\n").as_bytes()),
         8 => r.extend_from_slice(format!("Response: Success\r\nActionID: {id}\r\nX: {}\r\n\r\n", "y".repeat(u.int_in_range(0..=3000)?)).as_bytes()),
+        9 => {
+            // Asterisk 11's Parkinglots: items without ActionID.
+            r.extend_from_slice(format!("Response: Success\r\nActionID: {id}\r\nMessage: Parking lots will follow\r\n\r\n").as_bytes());
+            for i in 0..u.int_in_range(0..=3)? {
+                r.extend_from_slice(format!("Event: Parkinglot\r\nName: lot{i}\r\n\r\n").as_bytes());
+            }
+            if u.arbitrary()? {
+                r.extend_from_slice(format!("Event: ParkinglotsComplete\r\nActionID: {id}\r\n\r\n").as_bytes());
+            }
+        }
         _ => r.extend_from_slice(b"Response: Error\r\nMessage: Missing action in request\r\n\r\n"),
     }
     Ok(r)
 }
 
 fn action(u: &mut Unstructured) -> Result<Action> {
-    Ok(match u.int_in_range(0..=7)? {
+    Ok(match u.int_in_range(0..=11)? {
         0 => Action::ping(),
         1 => Action::command("core show version"),
         2 => Action::new("CoreShowChannels"),
@@ -134,6 +145,14 @@ fn action(u: &mut Unstructured) -> Result<Action> {
         4 => Action::logoff(),
         5 => Action::ping().action_id(u.arbitrary::<String>()?),
         6 => Action::new("Status"),
+        7 => Action::events(&amiproto::EventMask::parse(if u.arbitrary()? {
+            "on"
+        } else {
+            "off"
+        })),
+        8 => Action::filter_add("!Event: OriginateResponse"),
+        9 => Action::new("Parkinglots"),
+        10 => Action::new("Queues"),
         _ => {
             let name: String = u.arbitrary()?;
             let key: String = u.arbitrary()?;

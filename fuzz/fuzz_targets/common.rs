@@ -2,7 +2,7 @@
 //! driver that records everything in a comparable form.
 #![allow(dead_code)]
 
-use amiproto::{BannerMode, DecodeError, Decoder, DecoderStats, Frame, Limits};
+use amiproto::{BannerMode, DecodeError, Decoder, DecoderStats, Frame, Limits, Packet, PacketKind};
 use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 
@@ -62,6 +62,7 @@ pub fn decode_cuts(dec: &mut Decoder, data: &[u8], cuts: &[usize]) -> Vec<Out> {
                 let raw = p.raw();
                 assert!(raw.ends_with(b"\n"));
                 assert!(!p.is_empty() || p.body().is_some());
+                check_index(&p);
                 let range = raw.as_ptr_range();
                 let lines = p
                     .headers()
@@ -125,4 +126,57 @@ pub fn check_stats(stats: DecoderStats, out: &[Out]) {
         .filter(|o| matches!(o, Out::Error(e) if e.is_recoverable()))
         .count();
     assert_eq!(stats.skipped_packets, skipped as u64);
+}
+
+/// The packet's index against a plain reading of its bytes: each header
+/// splits at its line's first `": "`, else its first `:`, else is bare; the
+/// classifying headers are the first of their keys; clones agree.
+pub fn check_index(p: &Packet) {
+    let raw = p.raw();
+    let base = raw.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    for h in p.headers() {
+        let (key, value) = (h.key(), h.value());
+        let end = offset(&value) + value.len();
+        let line_start = if h.is_bare() { offset(&value) } else { offset(&key) };
+        let line = &raw[line_start..end];
+        assert!(line_start == 0 || raw[line_start - 1] == b'\n', "{line:?}");
+        assert!(matches!(raw.get(end), Some(b'\r' | b'\n')), "{line:?}");
+        let want = match line.windows(2).position(|w| w == b": ") {
+            Some(i) => Some((&line[..i], &line[i + 2..])),
+            None => line.iter().position(|&b| b == b':').map(|i| (&line[..i], &line[i + 1..])),
+        };
+        match want {
+            Some((k, v)) => {
+                assert!(!h.is_bare(), "{line:?}");
+                assert_eq!((k, v), (key.as_bytes(), value.as_bytes()), "{line:?}");
+            }
+            None => {
+                assert!(h.is_bare(), "{line:?}");
+                assert_eq!(value.as_bytes(), line);
+            }
+        }
+    }
+    let first = |name: &str| {
+        p.headers()
+            .find(|h| !h.is_bare() && h.key().eq_ignore_case(name))
+            .map(|h| h.value().as_bytes().to_vec())
+    };
+    let bytes = |v: Option<amiproto::Value<'_>>| v.map(|v| v.as_bytes().to_vec());
+    assert_eq!(bytes(p.event()), first("Event"));
+    assert_eq!(bytes(p.response()), first("Response"));
+    assert_eq!(bytes(p.action()), first("Action"));
+    assert_eq!(bytes(p.action_id()), first("ActionID"));
+    let kind = if first("Event").is_some() {
+        PacketKind::Event
+    } else if first("Response").is_some() {
+        PacketKind::Response
+    } else if first("Action").is_some() {
+        PacketKind::Action
+    } else {
+        PacketKind::Other
+    };
+    assert_eq!(p.kind(), kind);
+    let clone = p.clone();
+    assert!(clone.headers().eq(p.headers()));
 }

@@ -9,9 +9,10 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 
 use crate::classes::{self, CALL, COMMAND, ORIGINATE, REPORTING, SECURITY, SYSTEM, USER};
-use crate::config::User;
+use crate::config::{SimConfig, User};
 use crate::filter::Filter;
 use crate::input::{Parse, Request};
+use crate::lists;
 use crate::pbx::{self, Channel, Originate};
 use crate::server::{lock, Link, Shared};
 use crate::wire::{Lines, SimEvent};
@@ -81,20 +82,33 @@ const ACTIONS: &[(&str, &str, u32)] = &[
     ("Login", "Login Manager.", 0),
     ("Logoff", "Logoff Manager.", 0),
     ("Originate", "Originate a call.", ORIGINATE),
+    ("Parkinglots", "Get a list of parking lots", CALL),
     ("Ping", "Keepalive command.", 0),
     ("QueueRule", "Queue Rules.", 0),
+    ("Queues", "Queues.", 0),
     ("QueueStatus", "Show queue status.", 0),
+    ("QueueSummary", "Show queue summary.", 0),
     ("Setvar", "Sets a channel variable or function value.", CALL),
     ("Status", "List channel status.", SYSTEM | CALL | REPORTING),
     ("UserEvent", "Send an arbitrary event.", USER),
 ];
 
-/// The write classes `action` (lower case) needs, if it is simulated.
-fn authority(action: &str) -> Option<u32> {
+/// Whether a server configured as `cfg` has `action` (`Queues` went away
+/// in Asterisk 15).
+fn exists(cfg: &SimConfig, action: &str) -> bool {
+    !action.eq_ignore_ascii_case("Queues") || cfg.has_queues_action()
+}
+
+/// The write classes `action` (any case) needs, if it is simulated
+/// (`Parkinglots` needs none before Asterisk 12).
+fn authority(cfg: &SimConfig, action: &str) -> Option<u32> {
     ACTIONS
         .iter()
-        .find(|(name, _, _)| name.eq_ignore_ascii_case(action))
-        .map(|(_, _, a)| *a)
+        .find(|(name, _, _)| name.eq_ignore_ascii_case(action) && exists(cfg, name))
+        .map(|(name, _, a)| match *name {
+            "Parkinglots" if cfg.asterisk11_lists() => 0,
+            _ => *a,
+        })
 }
 
 fn unknown(s: &str) -> String {
@@ -127,13 +141,7 @@ impl Session {
     }
 
     fn legacy(&self) -> bool {
-        self.shared
-            .cfg
-            .ami_version
-            .split('.')
-            .next()
-            .and_then(|m| m.trim().parse::<u32>().ok())
-            .is_some_and(|m| m < 3)
+        self.shared.cfg.follows_command()
     }
 
     /// Answer one message; `Break` closes the connection.
@@ -161,7 +169,7 @@ impl Session {
             self.send(err_msg(&req, "Permission denied"));
             return ControlFlow::Continue(());
         }
-        let Some(needed) = authority(&action) else {
+        let Some(needed) = authority(&self.shared.cfg, &action) else {
             let msg = format!(
                 "Invalid/unknown command: {}. Use Action: ListCommands to show available commands.",
                 req.get_str("Action")
@@ -201,13 +209,25 @@ impl Session {
             "status" => self.status(&req),
             "hangup" => self.hangup(&req),
             "queuestatus" => self.queuestatus(&req),
+            "queuesummary" => self.queuesummary(&req),
             "queuerule" => self.queuerule(&req),
+            "parkinglots" => {
+                for b in lists::parking_lots(&self.shared.cfg, &req) {
+                    self.send(b);
+                }
+            }
+            "queues" => {
+                let callers = lock(&self.shared.pbx).queue_callers.clone();
+                self.send(lists::queues_text(&self.shared.cfg.queues, &callers));
+            }
             "listcommands" => {
+                let cfg = &self.shared.cfg;
                 let mut l = resp("Success", &req);
-                for (name, synopsis, auth) in ACTIONS {
+                for (name, synopsis, _) in ACTIONS.iter().filter(|a| exists(cfg, a.0)) {
+                    let auth = authority(cfg, name).unwrap_or(0);
                     l.h(
                         name,
-                        format!("{synopsis}  (Priv: {})", classes::to_str(*auth)),
+                        format!("{synopsis}  (Priv: {})", classes::to_str(auth)),
                     );
                 }
                 self.send(l.end());
@@ -265,9 +285,11 @@ impl Session {
         // security event every allowed session sees.
         let up = self.shared.clock.uptime().as_secs().to_string();
         let (mut l, cat) = SimEvent::start("FullyBooted", SYSTEM);
-        l.h("Uptime", &up)
-            .h("LastReload", &up)
-            .h("Status", "Fully Booted");
+        if !self.shared.cfg.asterisk11_lists() {
+            // Asterisk 11 writes only the status.
+            l.h("Uptime", &up).h("LastReload", &up);
+        }
+        l.h("Status", "Fully Booted");
         let fb = SimEvent::finish((l, cat));
         if lock(&self.link.st).wants(fb.category, &fb.packet) {
             self.send(fb.packet.raw().clone());
@@ -667,6 +689,18 @@ impl Session {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
+        if self.shared.cfg.asterisk11_lists() {
+            self.send(lists::start(
+                &self.shared.cfg,
+                req,
+                "Channel status will follow",
+            ));
+            for c in &chans {
+                self.send(lists::status_item_11(c, &wanted, req));
+            }
+            self.send(lists::status_end_11(req, chans.len()));
+            return;
+        }
         self.list_start(req, "Channel status will follow");
         for c in &chans {
             let mut l = Lines::new();
@@ -762,10 +796,47 @@ impl Session {
         self.send(out.freeze());
     }
 
+    fn queuesummary(&mut self, req: &Request) {
+        let cfg = &self.shared.cfg;
+        let only = req.get_str("Queue");
+        let callers = lock(&self.shared.pbx).queue_callers.clone();
+        let mut out = vec![lists::start(cfg, req, "Queue summary will follow")];
+        for q in cfg
+            .queues
+            .iter()
+            .filter(|q| only.is_empty() || q.name.eq_ignore_ascii_case(&only))
+        {
+            let waiting: Vec<_> = callers.iter().filter(|c| c.queue == q.name).collect();
+            out.push(lists::queue_summary_item(q, &waiting, req));
+        }
+        let n = out.len() - 1;
+        out.push(lists::end(cfg, req, "QueueSummaryComplete", n));
+        for b in out {
+            self.send(b);
+        }
+    }
+
     fn queuestatus(&mut self, req: &Request) {
         let only = req.get_str("Queue");
-        self.list_start(req, "Queue status will follow");
         let callers = lock(&self.shared.pbx).queue_callers.clone();
+        if self.shared.cfg.asterisk11_lists() {
+            let cfg = &self.shared.cfg;
+            let mut out = vec![lists::start(cfg, req, "Queue status will follow")];
+            for q in cfg
+                .queues
+                .iter()
+                .filter(|q| only.is_empty() || q.name.eq_ignore_ascii_case(&only))
+            {
+                let waiting: Vec<_> = callers.iter().filter(|c| c.queue == q.name).collect();
+                out.extend(lists::queue_status_11(q, &waiting, req));
+            }
+            out.push(lists::end(cfg, req, "QueueStatusComplete", 0));
+            for b in out {
+                self.send(b);
+            }
+            return;
+        }
+        self.list_start(req, "Queue status will follow");
         let login = self.shared.clock.start_secs().saturating_sub(2).to_string();
         let mut n = 0;
         for q in self

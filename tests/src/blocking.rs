@@ -125,6 +125,7 @@ impl BlockingSimulator {
 
     /// The self-signed certificate (DER) served with TLS.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_cert_der(&self) -> Vec<u8> {
         self.sim().tls_cert_der()
     }

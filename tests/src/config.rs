@@ -95,6 +95,20 @@ pub struct QueueConfig {
     pub members: Vec<QueueMember>,
 }
 
+/// A simulated parking lot (`res_parking.conf` / `features.conf`), listed
+/// by `Parkinglots`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParkingLot {
+    /// Lot name (`default`).
+    pub name: String,
+    /// First parking space (`701`).
+    pub start: u32,
+    /// Last parking space (`720`).
+    pub stop: u32,
+    /// Seconds a call stays parked (`45`).
+    pub timeout: u32,
+}
+
 /// Faults the simulator applies to every session, changeable while it runs
 /// with [`crate::Simulator::set_faults`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,6 +133,13 @@ pub struct Faults {
     /// Write nothing while set (a hung server: the socket stays open and
     /// actions are read, but no byte goes out until it is cleared).
     pub stall: bool,
+    /// Answer at most this many of the actions one read of the socket
+    /// brings; the others wait, unanswered, until the client writes again.
+    /// This is how a real Asterisk 22 behaves over TLS with a deep pipeline
+    /// (it answers a few actions, then stalls with the connection open): a
+    /// client with more actions in flight than this, waiting for answers
+    /// before it writes again, hangs.
+    pub answers_per_read: Option<usize>,
 }
 
 /// Replay mode: every connection is served the bytes of a capture instead of
@@ -190,9 +211,17 @@ impl Replay {
 pub struct SimConfig {
     /// Where to listen; `127.0.0.1:0` picks a free port.
     pub bind: SocketAddr,
-    /// The AMI version of the banner, `11.0.0` by default. A version below 3
-    /// (such as `2.10.6`) switches `Command` to the `Response: Follows` raw
-    /// output of Asterisk ≤ 13.
+    /// The AMI version of the banner, `11.0.0` by default. It decides what
+    /// the server does as a real one of that version would:
+    /// - below 4 (Asterisk ≤ 14): a `Queues` action, answered with bare CLI
+    ///   text (no `Response:`, no `ActionID`);
+    /// - below 3 (such as `2.10.6`, Asterisk 13): `Command` answers with the
+    ///   `Response: Follows` raw output;
+    /// - below 2 (`1.3`, Asterisk 11): lists without `EventList` markers
+    ///   (`Status` ending with `Items: N`, `QueueStatus`, `QueueSummary`,
+    ///   `Parkinglots`), Asterisk 11's `Status`, `QueueStatus` and
+    ///   `Parkinglot` header sets, `Parkinglot` items without `ActionID`,
+    ///   and `FullyBooted` without `Uptime`.
     pub ami_version: String,
     /// The Asterisk version (`CoreSettings`, `core show version`).
     pub asterisk_version: String,
@@ -229,6 +258,9 @@ pub struct SimConfig {
     pub queues: Vec<QueueConfig>,
     /// Queue rules for `QueueRule`: name and its `Rule:` values.
     pub queue_rules: Vec<(String, Vec<String>)>,
+    /// Parking lots for `Parkinglots`: `default` (701–720, 45 s) by
+    /// default.
+    pub parking_lots: Vec<ParkingLot>,
     /// Wall-clock time at start (`None`: now). Timestamps move with tokio's
     /// clock, so a fixed start and paused time give repeatable output.
     pub start_time: Option<SystemTime>,
@@ -241,6 +273,7 @@ pub struct SimConfig {
     /// Serve TLS (implicit, like port 5039) with a self-signed certificate
     /// made at start; see [`crate::Simulator::tls_cert_der`].
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: bool,
 }
 
@@ -304,6 +337,12 @@ impl Default for SimConfig {
                 ),
                 ("otherrule".into(), vec!["60,-1,0".into()]),
             ],
+            parking_lots: vec![ParkingLot {
+                name: "default".into(),
+                start: 701,
+                stop: 720,
+                timeout: 45,
+            }],
             start_time: None,
             seed: 0x5eed_a5e7_15c0_ffee,
             faults: Faults::default(),
@@ -311,6 +350,28 @@ impl Default for SimConfig {
             #[cfg(feature = "tls")]
             tls: false,
         }
+    }
+}
+
+/// What the banner's AMI version makes the simulated server do.
+impl SimConfig {
+    fn ami_major(&self) -> Option<u32> {
+        self.ami_version.split('.').next()?.trim().parse().ok()
+    }
+
+    /// `Command` answers `Response: Follows` with a raw body (AMI < 3).
+    pub(crate) fn follows_command(&self) -> bool {
+        self.ami_major().is_some_and(|m| m < 3)
+    }
+
+    /// A `Queues` action exists, answering bare text (AMI < 4).
+    pub(crate) fn has_queues_action(&self) -> bool {
+        self.ami_major().is_some_and(|m| m < 4)
+    }
+
+    /// Asterisk 11 (AMI 1.x): unmarked lists and 11's header sets.
+    pub(crate) fn asterisk11_lists(&self) -> bool {
+        self.ami_major().is_some_and(|m| m < 2)
     }
 }
 
@@ -323,6 +384,22 @@ impl SimConfig {
         c.commands.insert(
             "core show version".into(),
             "Asterisk 13.38.3 built by root @ vm on a x86_64 running Linux on 2026-11-22 10:23:27 UTC\n"
+                .into(),
+        );
+        c
+    }
+
+    /// Asterisk 11.25.3 (AMI `1.3`), built from its source since no capture
+    /// exists: everything of [`SimConfig::legacy`], and lists as
+    /// main/manager.c, apps/app_queue.c and main/features.c of 11.25.3 write
+    /// them (see [`SimConfig::ami_version`]). Events of calls keep
+    /// Asterisk 22's header sets.
+    pub fn asterisk11() -> SimConfig {
+        let mut c = SimConfig::legacy().ami_version("1.3");
+        c.asterisk_version = "11.25.3".into();
+        c.commands.insert(
+            "core show version".into(),
+            "Asterisk 11.25.3 built by root @ vm on a x86_64 running Linux on 2026-11-22 11:02:41 UTC\n"
                 .into(),
         );
         c
@@ -405,6 +482,7 @@ impl SimConfig {
 
     /// Serve over TLS with a self-signed certificate.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self) -> SimConfig {
         self.tls = true;
         self

@@ -5,8 +5,10 @@
 //! where it matters: banner, header order and spelling of the common
 //! responses, `Key: ` for empty values, CRLF, in-order responses.
 //! [`SimConfig::legacy`] answers like Asterisk 13 (`Response: Follows`
-//! command output). [`BlockingSimulator`] runs one on its own thread for
-//! blocking clients.
+//! command output, the bare-text `Queues`), [`SimConfig::asterisk11`] like
+//! Asterisk 11 (built from its source: lists without `EventList` markers,
+//! `Items:` counts, `Parkinglot` items without `ActionID`).
+//! [`BlockingSimulator`] runs one on its own thread for blocking clients.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -70,15 +72,20 @@
 //!   extension, queue; `Variable:` headers split, unquoted and unescaped
 //!   as Asterisk's argument parser does, see [`variables_from_header`]),
 //!   and the lists `CoreShowChannels`, `Status`,
-//!   `QueueStatus` and regex `Hangup` (`EventList: start` / `Complete` /
-//!   `ListItems`);
+//!   `QueueStatus`, `QueueSummary`, `Parkinglots` and regex `Hangup`
+//!   (`EventList: start` / `Complete` / `ListItems`; Asterisk 11's
+//!   unmarked forms with [`SimConfig::asterisk11`]), `Queues` where it
+//!   exists (AMI below 4) with its bare CLI text, and an unknown CLI
+//!   command as Asterisk 22 answers it (`Response: Error`, the reason in
+//!   `Output:`);
 //! - Asterisk's input parser: 1024-byte line buffer (`line too long`, and
 //!   the extra `Missing action` when the CR lands on the boundary), 128
 //!   lines, missing or empty `Action`, bare-LF and lower-case input;
 //! - load and faults: [`Simulator::flood`] (generated, numbered events in
 //!   pre-encoded batches), [`Simulator::flood_from_capture`], [`Replay`] of
 //!   a capture in chunks, [`Faults`] (cut after N bytes, stall, delayed
-//!   answers, Asterisk's per-message write timeout, close before banner),
+//!   answers, Asterisk's per-message write timeout, close before banner,
+//!   the stall of a deep pipeline over TLS),
 //!   [`Simulator::push_raw`] (garbage, oversized packets), [`Simulator::restart`],
 //!   [`Simulator::stop_listening`], [`Simulator::drop_clients`]; TLS with a
 //!   self-signed certificate (feature `tls`).
@@ -99,6 +106,7 @@
 //! `ami-load` binary): real capture events flooded in large writes, or
 //! every action answered, from its own process.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod actions;
@@ -110,6 +118,7 @@ mod config;
 mod filter;
 mod flood;
 mod input;
+mod lists;
 pub mod load;
 mod pbx;
 mod server;
@@ -127,7 +136,9 @@ use tokio::task::JoinHandle;
 
 pub use app_args::{separate_args, variables_from_header};
 pub use blocking::BlockingSimulator;
-pub use config::{CallOutcome, Faults, QueueConfig, QueueMember, Replay, SimConfig, User};
+pub use config::{
+    CallOutcome, Faults, ParkingLot, QueueConfig, QueueMember, Replay, SimConfig, User,
+};
 
 use server::{lock, Acceptor, Out, Shared};
 
@@ -341,6 +352,7 @@ impl Simulator {
 
     /// The self-signed certificate (DER) served with TLS; empty without.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_cert_der(&self) -> Vec<u8> {
         self.cert_der.clone()
     }
@@ -401,3 +413,8 @@ fn make_tls() -> io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 mod readme {}
+
+/// This crate's own README, its Rust example compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod own_readme {}

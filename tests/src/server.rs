@@ -545,24 +545,30 @@ async fn reader<R: AsyncRead + Unpin>(
     let mut sess = crate::actions::Session::new(shared.clone(), link.clone(), peer);
     let deadline = Instant::now() + shared.cfg.auth_timeout;
     let mut items = Vec::new();
+    // Requests read and not yet answered (see `Faults::answers_per_read`).
+    let mut backlog: std::collections::VecDeque<Request> = Default::default();
     loop {
         input.next(&mut items);
         for item in items.drain(..) {
-            let reqs: Vec<Request> = match item {
+            match item {
                 Incoming::Packet(p, reqs) => {
                     lock(&shared.received).push(p);
-                    reqs
+                    backlog.extend(reqs);
                 }
-                other => other.requests(),
+                other => backlog.extend(other.requests()),
+            }
+        }
+        let budget = shared.faults().answers_per_read.unwrap_or(usize::MAX);
+        for _ in 0..budget {
+            let Some(req) = backlog.pop_front() else {
+                break;
             };
-            for req in reqs {
-                if let Some(d) = shared.faults().response_delay {
-                    tokio::time::sleep(d).await;
-                }
-                if sess.handle(req).await.is_break() {
-                    let _ = link.tx.send(Out::Close);
-                    return;
-                }
+            if let Some(d) = shared.faults().response_delay {
+                tokio::time::sleep(d).await;
+            }
+            if sess.handle(req).await.is_break() {
+                let _ = link.tx.send(Out::Close);
+                return;
             }
         }
         input.buf.reserve(8192);

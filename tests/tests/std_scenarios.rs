@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use amiproto::{Action, ActionError, CloseReason, ConnectionError, Packet};
-use amiproto_std::{Client, ClientConfig, Error, EventItem, Overflow};
+use amiproto::{Action, ActionError, CloseReason, ConnectionError, EventMask, Packet, SendOptions};
+use amiproto_std::{
+    Client, ClientConfig, Error, EventItem, Overflow, Reconnect, WhileReconnecting,
+};
 use amiproto_testkit::{BlockingSimulator, Faults, SimConfig, User};
 
 fn sim() -> BlockingSimulator {
@@ -447,4 +449,200 @@ fn std_slow_consumer_lossless_queue_grows_and_the_session_lives() {
     assert!(most_queued > 10_000, "{most_queued}");
     c.ping().unwrap();
     assert_eq!(sim.connection_count(), 1);
+}
+
+// ----- reconnect -----------------------------------------------------------
+
+fn fast_reconnect() -> Reconnect {
+    Reconnect::default().delays(Duration::from_millis(20), Duration::from_millis(200))
+}
+
+/// Calls `f` until it is true, at most 10 s.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn std_reconnect_after_restart_fails_pending_and_serves_new() {
+    let sim = sim();
+    let cfg = config(&sim.url(), "auth=plain&events=on").reconnect(fast_reconnect());
+    let mut c = Client::connect(cfg).unwrap();
+    // Accepted: remembered. Refused by the server or the encoder: not.
+    c.set_event_mask(EventMask::Classes(vec!["user".into()]))
+        .unwrap();
+    let err = c
+        .set_event_mask(EventMask::Classes(Vec::new()))
+        .unwrap_err();
+    assert_eq!(err.server_message(), Some("Invalid event mask"));
+    let err = c.add_filter("Event: (").unwrap_err();
+    assert!(err.server_message().is_some(), "{err:?}");
+    let err = c.add_filter("Event: x\r\nAction: Logoff").unwrap_err();
+    assert!(matches!(err, Error::Send(_)), "{err:?}");
+    c.add_filter("Event: UserEvent").unwrap();
+
+    // Three actions in flight, unanswered, when the server goes away.
+    sim.set_faults(Faults {
+        response_delay: Some(Duration::from_secs(30)),
+        ..Faults::default()
+    });
+    let pending: Vec<_> = (0..3).map(|_| c.submit(Action::ping()).unwrap()).collect();
+    c.flush().unwrap();
+    // The server reads the first, then sits on it (and the others wait
+    // in its socket).
+    eventually("the pings reach the server", || {
+        !received(&sim, "Ping").is_empty()
+    });
+    let pings_before = received(&sim, "Ping").len();
+    sim.set_faults(Faults::default());
+    sim.restart().unwrap();
+    for h in pending {
+        let err = c.wait(h).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Action(ActionError::Closed(CloseReason::Error(_)))
+            ),
+            "{err:?}"
+        );
+        assert!(err.is_connection_lost());
+    }
+    assert!(c.is_reconnecting() && !c.is_closed());
+
+    // A new action waits for the new login, then goes out on it.
+    let logins_before = received(&sim, "Login").len();
+    c.ping().unwrap();
+    assert_eq!(c.state(), amiproto::State::Ready);
+    let generation = c.generation();
+    assert!(generation >= 1);
+    let logins = received(&sim, "Login");
+    assert_eq!(logins.len(), logins_before + 1, "one login per connection");
+    assert_eq!(logins.last().unwrap().get_str("Events"), Some("user"));
+    let filters: Vec<String> = received(&sim, "Filter")
+        .iter()
+        .map(|p| p.get_str("Filter").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        filters,
+        ["Event: (", "Event: UserEvent", "Event: UserEvent"],
+        "the accepted filter is applied again, the refused one is not"
+    );
+    // Never re-sent: the new connection saw the new ping only.
+    assert_eq!(received(&sim, "Ping").len(), pings_before + 1);
+
+    // The queue marks the gap, and the new session filters as asked.
+    let other = Packet::builder()
+        .header("Event", "Other")
+        .header("Privilege", "user,all")
+        .build()
+        .unwrap();
+    sim.push_event(other);
+    sim.push_event(user_event("after"));
+    let mut items = Vec::new();
+    while let Some(item) = c.next_event(Some(Duration::from_millis(300))).unwrap() {
+        items.push(item);
+    }
+    // What the first session queued comes first, then the marker.
+    let at = items
+        .iter()
+        .position(|i| matches!(i, EventItem::Reconnected { .. }))
+        .unwrap_or_else(|| panic!("no marker: {items:?}"));
+    assert_eq!(items[at], EventItem::Reconnected { generation });
+    let names: Vec<String> = items[at + 1..].iter().map(event_name).collect();
+    assert_eq!(names, ["UserEvent"], "{items:?}");
+    c.logoff().unwrap();
+}
+
+#[test]
+fn std_actions_while_reconnecting_wait_or_fail_fast() {
+    for mode in [WhileReconnecting::Wait, WhileReconnecting::FailFast] {
+        let sim = sim();
+        let cfg = config(&sim.url(), "auth=plain&events=off")
+            .reconnect(fast_reconnect().while_reconnecting(mode))
+            .map_config(|c| c.action_timeout(Some(Duration::from_millis(300))));
+        let mut c = Client::connect(cfg).unwrap();
+        // Every new connection is closed before the banner for a while.
+        sim.set_faults(Faults {
+            close_before_banner: true,
+            ..Faults::default()
+        });
+        sim.restart().unwrap();
+        eventually("the loss is noticed", || {
+            let _ = c.next_event(Some(Duration::from_millis(10)));
+            c.is_reconnecting()
+        });
+        match mode {
+            WhileReconnecting::FailFast => {
+                let t = Instant::now();
+                let err = c.send(Action::ping()).unwrap_err();
+                assert!(matches!(err, Error::NotConnected), "{err:?}");
+                assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+            }
+            WhileReconnecting::Wait => {
+                // Held for the action's timeout, then a timeout.
+                let t = Instant::now();
+                let err = c.send(Action::ping()).unwrap_err();
+                assert!(err.is_timeout(), "{err:?}");
+                assert!(t.elapsed() >= Duration::from_millis(300));
+                // Held until the server takes logins again.
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        std::thread::sleep(Duration::from_millis(100));
+                        sim.set_faults(Faults::default());
+                    });
+                    let r = c
+                        .send_with(
+                            Action::ping(),
+                            SendOptions::new().timeout(Some(Duration::from_secs(10))),
+                        )
+                        .unwrap();
+                    assert_eq!(r.packet().get_str("Ping"), Some("Pong"));
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn std_reconnect_gives_up_after_max_attempts_and_never_after_a_logoff() {
+    let sim = sim();
+    let cfg =
+        config(&sim.url(), "auth=plain&events=off").reconnect(fast_reconnect().max_attempts(2));
+    let mut c = Client::connect(cfg).unwrap();
+    sim.set_faults(Faults {
+        close_before_banner: true,
+        ..Faults::default()
+    });
+    sim.restart().unwrap();
+    let t = Instant::now();
+    // No event and no marker: only the end, once the policy gives up.
+    let err = match c.next_event(Some(Duration::from_secs(10))) {
+        Ok(Some(item)) => panic!("{item:?}"),
+        Ok(None) => panic!("still reconnecting after 10 s"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            err,
+            Error::Closed(CloseReason::Error(ConnectionError::ClosedBeforeBanner))
+        ),
+        "{err:?}"
+    );
+    assert!(c.is_closed() && !c.is_reconnecting());
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // Three connections: the first and two attempts.
+    assert_eq!(c.generation(), 2);
+    assert!(matches!(c.ping(), Err(Error::Closed(_))));
+
+    // A logoff ends the client for good, whatever the policy.
+    sim.set_faults(Faults::default());
+    let cfg = config(&sim.url(), "auth=plain&events=off").reconnect(fast_reconnect());
+    let c = Client::connect(cfg).unwrap();
+    let logins = received(&sim, "Login").len();
+    c.logoff().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(received(&sim, "Login").len(), logins);
 }

@@ -103,7 +103,7 @@ impl Nats {
             .spawn()
             .expect("nats-server starts");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         // Ready once it accepts and JetStream answers (checked by clients).
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "nats-server did not start");
@@ -157,7 +157,7 @@ pub async fn wait_up(bridge: &Bridge) {
     wait_status(
         bridge,
         "AMI ready and NATS connected",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         |s| s.iter().all(|p| p.state == "ready" && p.nats_connected),
     )
     .await;
@@ -193,7 +193,7 @@ impl Got {
 
 /// A NATS client for the test's own reads and requests.
 pub async fn client(url: &str) -> async_nats::Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let opts = async_nats::ConnectOptions::new().request_timeout(Some(Duration::from_secs(60)));
         match async_nats::connect_with_options(url, opts).await {

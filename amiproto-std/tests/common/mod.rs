@@ -34,6 +34,14 @@ pub struct Peer {
 }
 
 impl Peer {
+    pub fn new(stream: TcpStream) -> Peer {
+        let _ = stream.set_nodelay(true);
+        Peer {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub fn write(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes);
     }

@@ -83,6 +83,46 @@ pub struct Keepalive {
     pub timeout: Duration,
 }
 
+/// How many actions a connection writes before their answers come back:
+/// [`Config::max_in_flight`]. Beyond it, actions wait in order and go out as
+/// answers free their slots.
+///
+/// ```
+/// use amiproto::{Config, InFlightLimit};
+///
+/// let plain = Config::new("admin", "amp111");
+/// assert_eq!(plain.max_in_flight, InFlightLimit::Auto);
+/// assert_eq!(plain.in_flight_cap(), None);
+/// // Over TLS the default is a window of 8 (see `TLS_IN_FLIGHT`)…
+/// let tls = plain.clone().tls(true);
+/// assert_eq!(tls.in_flight_cap(), Some(amiproto::TLS_IN_FLIGHT));
+/// // …which a caller may override either way.
+/// assert_eq!(tls.clone().max_in_flight(None).in_flight_cap(), None);
+/// assert_eq!(tls.max_in_flight(Some(32)).in_flight_cap(), Some(32));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InFlightLimit {
+    /// No cap on plain TCP; [`TLS_IN_FLIGHT`] over TLS (the default).
+    #[default]
+    Auto,
+    /// No cap, whatever the transport.
+    Unlimited,
+    /// At most this many (0 counts as 1).
+    AtMost(usize),
+}
+
+/// The in-flight window over TLS unless configured otherwise
+/// ([`InFlightLimit::Auto`]).
+///
+/// Why: with many actions pipelined over TLS, a real Asterisk stops
+/// answering (22.10.1 stalls with the connection open) or drops the
+/// connection (13.38.3), while plain TCP takes any depth; a raw TLS client
+/// shows the same, so it is the server's TLS session, not this library.
+/// Measured against both with at most 8 actions in flight, every action is
+/// answered, at about 54 000 (22) and 35 000 (13) actions per second. The
+/// window costs nothing on a connection with fewer actions outstanding.
+pub const TLS_IN_FLIGHT: usize = 8;
+
 /// Everything the connection state machine needs to know.
 ///
 /// ```
@@ -118,9 +158,16 @@ pub struct Config {
     /// Prefix of generated `ActionID`s (printable ASCII, at most 32 bytes).
     /// Default `ami-`.
     pub action_id_prefix: String,
+    /// Whether the connection runs over TLS (`amis://`): it sets the
+    /// default in-flight window ([`TLS_IN_FLIGHT`]). [`Config::from_url`]
+    /// sets it; an adapter sets it from its endpoint. Default `false`.
+    pub tls: bool,
     /// Most actions written and not yet answered; beyond it actions wait in
-    /// order. `None` (default): no cap.
-    pub max_in_flight: Option<usize>,
+    /// order. Default [`InFlightLimit::Auto`]: no cap on plain TCP, a
+    /// window of [`TLS_IN_FLIGHT`] over TLS (Asterisk stalls or drops a TLS
+    /// session with many actions in flight). An async `Originate` holds
+    /// its slot until its response, not until its `OriginateResponse`.
+    pub max_in_flight: InFlightLimit,
     /// Most items a collected list may hold before it fails with
     /// [`crate::ActionError::ListTooLarge`]. Default 1 000 000.
     pub max_list_items: usize,
@@ -141,7 +188,8 @@ impl Config {
             login_timeout: Duration::from_secs(10),
             keepalive: None,
             action_id_prefix: "ami-".into(),
-            max_in_flight: None,
+            tls: false,
+            max_in_flight: InFlightLimit::Auto,
             max_list_items: 1_000_000,
             limits: Limits::default(),
         }
@@ -189,10 +237,29 @@ impl Config {
         self
     }
 
-    /// Cap the actions in flight.
+    /// Cap the actions in flight at `cap` (`None`: no cap, even over TLS).
+    /// This overrides the default of [`InFlightLimit::Auto`].
     pub fn max_in_flight(mut self, cap: Option<usize>) -> Config {
-        self.max_in_flight = cap;
+        self.max_in_flight = match cap {
+            Some(n) => InFlightLimit::AtMost(n),
+            None => InFlightLimit::Unlimited,
+        };
         self
+    }
+
+    /// Say whether the connection runs over TLS (see [`Config::tls`]).
+    pub fn tls(mut self, tls: bool) -> Config {
+        self.tls = tls;
+        self
+    }
+
+    /// The in-flight window in force: `None` for no cap.
+    pub fn in_flight_cap(&self) -> Option<usize> {
+        match self.max_in_flight {
+            InFlightLimit::Auto if self.tls => Some(TLS_IN_FLIGHT),
+            InFlightLimit::Auto | InFlightLimit::Unlimited => None,
+            InFlightLimit::AtMost(n) => Some(n.max(1)),
+        }
     }
 
     /// Cap collected list items.
@@ -232,7 +299,9 @@ impl Config {
     /// - `keepalive`: the idle interval (its timeout is the same length);
     /// - `prefix`: the generated ActionIDs' prefix (1 to 32 printable bytes);
     /// - `tls`: `true` turns TLS on (default port 5039, as `amis://`);
-    ///   `false` with `amis://` is a contradiction.
+    ///   `false` with `amis://` is a contradiction. TLS also sets
+    ///   [`Config::tls`], and with it the default in-flight window
+    ///   ([`TLS_IN_FLIGHT`]).
     ///
     /// Anything else (an unknown parameter, a bad value, a path) is a
     /// [`UrlError`] naming the part and byte position; its text never quotes

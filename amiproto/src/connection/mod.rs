@@ -105,7 +105,9 @@ mod config;
 mod login;
 mod outcome;
 mod pending;
+mod scope;
 mod timers;
+mod unmarked;
 mod url;
 
 use std::collections::VecDeque;
@@ -115,11 +117,13 @@ use bytes::{Bytes, BytesMut};
 
 use crate::action::Action;
 use crate::decode::{BannerMode, Decoder, Frame};
-use crate::error::{ActionError, CloseReason, ConnectionError, DecodeError, SendError};
+use crate::error::{
+    ActionError, CloseReason, ConnectionError, DecodeError, SendError, Unanswerable,
+};
 use crate::packet::{Packet, PacketKind, ResponseStatus};
 use crate::version::{AmiVersion, Banner};
 
-pub use config::{AuthMethod, Config, Endpoint, Keepalive, Secret};
+pub use config::{AuthMethod, Config, Endpoint, InFlightLimit, Keepalive, Secret, TLS_IN_FLIGHT};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
 pub use pending::{SeqBuildHasher, SeqHasher};
@@ -130,6 +134,7 @@ use pending::{
     closes_list, id_prefix, opens_list, parse_generated, Expect, IdBuf, ListProgress,
     OriginateProgress, Pending, PendingTable, Progress, Role,
 };
+use scope::Scope;
 use timers::Deadlines;
 
 /// How long a silent action without a timeout of its own keeps draining its
@@ -215,6 +220,13 @@ impl SendOptions {
     pub fn is_no_reply(&self) -> bool {
         self.no_reply
     }
+
+    /// The timeout set with [`SendOptions::timeout`]: `None` when the
+    /// config's applies, `Some(None)` for no timeout. (A client that holds
+    /// an action before submitting it uses this to know its deadline.)
+    pub fn timeout_override(&self) -> Option<Option<Duration>> {
+        self.timeout
+    }
 }
 
 /// What the connection reports, in arrival order.
@@ -246,6 +258,15 @@ pub enum Event {
     /// answer comes here too, never swallowed: a `UserEvent` always (any
     /// session can make one carry any header), and any event but an async
     /// `OriginateResponse` before the action's response.
+    ///
+    /// One kind of event without `ActionID` is claimed all the same:
+    /// Asterisk ≤ 11 (AMI 1.x) writes the `Parkinglot` items of
+    /// `Parkinglots` without it (only the list's response and its
+    /// `ParkinglotsComplete` carry it). Such an event is an item of the one
+    /// `Parkinglots` list open at the time (response in, end not yet);
+    /// with no list open, or two (which a server answering in order never
+    /// does), it comes here. Lists pending together are answered one after
+    /// the other, so each gets its own items.
     Unsolicited(Packet),
     /// A packet broke a decoder limit, was skipped, and no action claimed it.
     Skipped(DecodeError),
@@ -311,6 +332,13 @@ pub struct Connection {
     banner: Option<Banner>,
     liveness: Liveness,
     close_reason: Option<CloseReason>,
+    /// A `Logoff` was submitted on this connection.
+    logoff_requested: bool,
+    /// The event mask and filters the server accepted (see [`scope`]).
+    scope: Scope,
+    /// Open lists whose items may come without their `ActionID` (see
+    /// [`unmarked`]); stale entries are dropped when looked at.
+    unmarked_open: Vec<u64>,
 }
 
 /// Shows where the connection stands, never buffer contents: the bytes
@@ -382,6 +410,7 @@ impl Connection {
 
     fn build(config: Config, generation: u32, entropy: Option<u64>, now: Instant) -> Connection {
         let decoder = Decoder::with_limits(config.limits).banner_mode(BannerMode::Required);
+        let config_events = config.events.as_value();
         Connection {
             id_prefix: id_prefix(&config.action_id_prefix, entropy),
             state_deadline: Some(now + config.banner_timeout),
@@ -404,6 +433,9 @@ impl Connection {
                 ping_deadline: None,
             },
             close_reason: None,
+            logoff_requested: false,
+            scope: Scope::new(&config_events),
+            unmarked_open: Vec::new(),
         }
     }
 
@@ -444,6 +476,14 @@ impl Connection {
         self.close_reason.as_ref()
     }
 
+    /// Whether a `Logoff` was submitted on this connection: however it then
+    /// ended (a `Goodbye`, the Logoff's timeout, or the peer closing first,
+    /// [`ConnectionError::PeerClosed`]), the client asked for the end, so a
+    /// reconnect loop stops there.
+    pub fn logoff_requested(&self) -> bool {
+        self.logoff_requested
+    }
+
     /// Actions submitted and not finished (held ones included).
     pub fn pending_actions(&self) -> usize {
         self.pending
@@ -476,10 +516,12 @@ impl Connection {
             return;
         }
         let mid_packet = self.drain_input(now, true);
+        // A `Goodbye` closes the connection as it arrives: a stream that
+        // ends while `Closing` ended before it, maybe inside a packet, and
+        // says so as it would without the Logoff.
         let reason = match self.state {
             State::Closed => return,
             State::AwaitingBanner => CloseReason::Error(ConnectionError::ClosedBeforeBanner),
-            State::Closing => CloseReason::LoggedOff,
             _ => CloseReason::Error(ConnectionError::PeerClosed { mid_packet }),
         };
         self.close(reason);
@@ -579,6 +621,27 @@ impl Connection {
     }
 
     /// Submit an action with per-action options.
+    ///
+    /// Refused with [`SendError::Unanswerable`], nothing written, when the
+    /// action could certainly never finish on this server and session:
+    /// - an `Originate` with `Async: true` when the event mask the server
+    ///   accepted (the login's, or a later `Events` action's once answered
+    ///   `Success`) has no `call` class, the one `OriginateResponse` is
+    ///   sent in, or when the server accepted a legacy exclude filter
+    ///   (`Filter: !<text>`, no `MatchCriteria`) whose text, without any
+    ///   regex metacharacter, is part of `Event: OriginateResponse` or
+    ///   `Privilege: call,all`. Anything less certain is let through: an
+    ///   `Events` action still unanswered (or never answered), include
+    ///   filters (one of them, or a `manager.conf` filter, may match),
+    ///   regex filters, `MatchCriteria` filters (older servers ignore the
+    ///   criteria), and the user's read classes, which only `manager.conf`
+    ///   knows;
+    /// - `Queues` when the banner says AMI below 4 (Asterisk ≤ 14): those
+    ///   servers answer it with bare CLI text, no `Response:`, no
+    ///   `ActionID` and no end marker, which cannot be matched to the
+    ///   action safely; use `QueueStatus` or `QueueSummary`, or `Command`
+    ///   with `queue show`. Held before the banner, it fails once the
+    ///   banner is in, with [`ActionError::Unanswerable`].
     pub fn send_with(
         &mut self,
         action: Action,
@@ -589,9 +652,18 @@ impl Connection {
             return Err(SendError::Closed);
         }
         let expect = Expect::of(&action);
+        if expect == Expect::AsyncOriginate {
+            if let Some(why) = self.scope.refuses_async_originate() {
+                return Err(SendError::Unanswerable(why));
+            }
+        }
+        if let Some(why) = self.refuses_unframed(&action) {
+            return Err(SendError::Unanswerable(why));
+        }
         if expect == Expect::Logoff && self.state != State::Ready {
             // Not logged in: nothing to log off from. Close here.
             action.validate(None)?;
+            self.logoff_requested = true;
             let handle = self.handle(self.next_seq);
             self.next_seq += 1;
             // Its own outcome first: nothing may follow `Closed`.
@@ -625,8 +697,10 @@ impl Connection {
         };
         let window_open = self
             .config
-            .max_in_flight
+            .in_flight_cap()
             .is_none_or(|cap| self.in_flight < cap && self.queue.is_empty());
+        let effect = scope::effect_of(&action).map(Box::new);
+        let unmarked = unmarked::unmarked_items_of(&action);
         let progress = if self.state == State::Ready && window_open {
             self.encode(&action, seq)?;
             self.in_flight += 1;
@@ -642,6 +716,10 @@ impl Connection {
             Progress::Queued
         };
         self.next_seq += 1;
+        let in_window = matches!(progress, Progress::Sent);
+        if let Some(e) = &effect {
+            self.scope.submitted(e);
+        }
         let deadline = timeout.map(|t| now + t);
         if let Some(at) = deadline {
             self.deadlines.push(at, seq);
@@ -660,10 +738,14 @@ impl Connection {
                 silent: options.no_reply,
                 stream: options.stream,
                 user_id,
+                in_window,
+                effect,
+                unmarked,
             },
         );
         if expect == Expect::Logoff {
             self.state = State::Closing;
+            self.logoff_requested = true;
         }
         Ok(self.handle(seq))
     }
@@ -672,6 +754,13 @@ impl Connection {
     /// handle then finishes with that response); every other action still
     /// pending fails with [`CloseReason::LoggedOff`]. Before login, closes at
     /// once.
+    ///
+    /// [`CloseReason::LoggedOff`] means the `Goodbye` was received. If the
+    /// stream ends before it (the server went away, or cut the connection
+    /// in the middle of a packet), the close reason and every pending
+    /// action's error say so as they would without the Logoff:
+    /// [`ConnectionError::PeerClosed`], with `mid_packet` telling whether
+    /// part of a packet had arrived.
     ///
     /// A Logoff never waits for ever: if no `Goodbye` comes within its
     /// timeout (a `send_with` timeout, else the config's action timeout, and
@@ -825,6 +914,9 @@ impl Connection {
                 silent,
                 stream: false,
                 user_id: None,
+                in_window: false,
+                effect: None,
+                unmarked: None,
             },
         );
     }
@@ -878,12 +970,62 @@ impl Connection {
     }
 
     fn on_packet(&mut self, packet: Packet, now: Instant) {
-        let seq = packet.action_id().and_then(|id| self.lookup(id.as_bytes()));
+        let id = packet.action_id();
+        let seq = id.and_then(|id| self.lookup(id.as_bytes()));
         match (seq, packet.kind()) {
             (Some(seq), PacketKind::Response) => self.on_response(seq, packet, now),
             (Some(seq), PacketKind::Event) => self.on_event(seq, packet),
+            (None, PacketKind::Event) if id.is_none() && !self.unmarked_open.is_empty() => {
+                self.on_unmarked_event(packet)
+            }
             _ => self.events.push_back(Event::Unsolicited(packet)),
         }
+    }
+
+    /// A list whose items may come without its `ActionID` is open.
+    fn open_unmarked(&mut self, seq: u64) {
+        self.prune_unmarked();
+        self.unmarked_open.push(seq);
+    }
+
+    /// Forget the entries of lists no longer open.
+    fn prune_unmarked(&mut self) {
+        let pending = &self.pending;
+        self.unmarked_open.retain(|seq| {
+            pending
+                .get(seq)
+                .is_some_and(|p| matches!(p.progress, Progress::List(_)))
+        });
+    }
+
+    /// An event without `ActionID` while such a list is open: an item of
+    /// it when it is the one open list and the event is named as its
+    /// items (see [`unmarked`]); anything else is an ordinary event.
+    fn on_unmarked_event(&mut self, packet: Packet) {
+        self.prune_unmarked();
+        let owner = match self.unmarked_open[..] {
+            [seq] => self
+                .pending
+                .get(&seq)
+                .and_then(|p| p.unmarked)
+                .filter(|&index| unmarked::is_item(index, &packet))
+                .map(|_| seq),
+            _ => None,
+        };
+        match owner {
+            Some(seq) => self.on_event(seq, packet),
+            None => self.events.push_back(Event::Unsolicited(packet)),
+        }
+    }
+
+    /// Why `action` could never be matched to its answer on this server,
+    /// once its version is known: `Queues` before AMI 4 (Asterisk ≤ 14)
+    /// answers bare text.
+    fn refuses_unframed(&self, action: &Action) -> Option<Unanswerable> {
+        let version = self.version()?;
+        (version.major < 4 && action.is("Queues")).then(|| Unanswerable::QueuesUnframed {
+            ami_version: version.to_string(),
+        })
     }
 
     fn on_response(&mut self, seq: u64, packet: Packet, now: Instant) {
@@ -919,6 +1061,10 @@ impl Connection {
             Role::User => {}
         }
         let status = packet.response_status();
+        if let Some(effect) = p.effect.take() {
+            self.scope
+                .answered(&effect, status == Some(ResponseStatus::Success));
+        }
         if status == Some(ResponseStatus::Error) {
             return self.finish_error(seq, packet);
         }
@@ -932,6 +1078,12 @@ impl Connection {
                     response: Some(packet),
                     event: None,
                 }));
+                // The server is done with the action; the event may take
+                // the whole ring time. Free the window slot now.
+                if std::mem::take(&mut p.in_window) {
+                    self.in_flight -= 1;
+                    self.flush_queue();
+                }
             }
             Expect::Logoff => {
                 let goodbye = status == Some(ResponseStatus::Goodbye);
@@ -945,6 +1097,9 @@ impl Connection {
                     response: packet,
                     items: Vec::new(),
                 }));
+                if p.unmarked.is_some() && unmarked::server_omits_ids(self.version()) {
+                    self.open_unmarked(seq);
+                }
             }
             Expect::Normal => self.finish(seq, Ok(Outcome::Response(packet))),
         }
@@ -1085,11 +1240,7 @@ impl Connection {
     }
 
     fn finish_error(&mut self, seq: u64, response: Packet) {
-        let message = response
-            .message()
-            .map(|m| m.decode_text().into_owned())
-            .unwrap_or_default();
-        self.finish(seq, Err(ActionError::Server { message, response }));
+        self.finish(seq, Err(ActionError::from_error_response(response)));
     }
 
     /// Report the outcome (unless silent) and forget the action.
@@ -1131,7 +1282,10 @@ impl Connection {
         if let Some(id) = &p.user_id {
             self.user_ids.remove(id);
         }
-        if p.counts_in_window() {
+        if let Some(effect) = &p.effect {
+            self.scope.unanswered(effect, p.is_written());
+        }
+        if p.in_window {
             self.in_flight -= 1;
             self.flush_queue();
         }
@@ -1145,7 +1299,7 @@ impl Connection {
         while !self.queue.is_empty() {
             if self
                 .config
-                .max_in_flight
+                .in_flight_cap()
                 .is_some_and(|cap| self.in_flight >= cap)
             {
                 return;
@@ -1153,13 +1307,22 @@ impl Connection {
             let Some((seq, action)) = self.queue.pop_front() else {
                 return;
             };
-            let Some(p) = self.pending.get_mut(&seq) else {
+            let Some(p) = self.pending.get(&seq) else {
                 continue;
             };
             if !matches!(p.progress, Progress::Queued) {
                 continue;
             }
+            // Held before the banner told the version.
+            if let Some(why) = self.refuses_unframed(&action) {
+                self.finish(seq, Err(ActionError::Unanswerable(why)));
+                continue;
+            }
+            let Some(p) = self.pending.get_mut(&seq) else {
+                continue;
+            };
             p.progress = Progress::Sent;
+            p.in_window = true;
             self.in_flight += 1;
             if let Err(e) = self.encode(&action, seq) {
                 // Validated when submitted; report rather than panic.

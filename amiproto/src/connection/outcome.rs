@@ -21,8 +21,35 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The packet that answered the action first (for a list, its
-    /// `Response: Success`; for an async originate, the `OriginateResponse`).
+    /// The one packet that stands for the outcome, by kind:
+    ///
+    /// - [`Outcome::Response`]: that response (`Success`, `Goodbye`, …);
+    /// - [`Outcome::List`]: the `Response: Success` that opened the list (the
+    ///   items are in [`ListOutcome::items`], the closing `…Complete` event
+    ///   in [`ListOutcome::complete`]);
+    /// - [`Outcome::Command`]: the response that carried the output (its
+    ///   `Output:` lines, or the `Response: Follows` body of Asterisk ≤ 13;
+    ///   the lines are in [`CommandOutput::lines`]);
+    /// - [`Outcome::Originate`]: the `OriginateResponse` event, which tells
+    ///   how the call went (the action's own `Response: Success`, written
+    ///   first, is [`OriginateOutcome::response`]).
+    ///
+    /// ```
+    /// use amiproto::{OriginateOutcome, Outcome, Packet};
+    ///
+    /// let queued = Packet::builder()
+    ///     .header("Response", "Success")
+    ///     .header("Message", "Originate successfully queued")
+    ///     .build()?;
+    /// let event = Packet::builder()
+    ///     .header("Event", "OriginateResponse")
+    ///     .header("Response", "Success")
+    ///     .build()?;
+    /// let outcome = Outcome::Originate(OriginateOutcome { response: queued.clone(), event: event.clone() });
+    /// assert_eq!(outcome.packet(), &event);
+    /// assert_eq!(Outcome::Response(queued.clone()).packet(), &queued);
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
     pub fn packet(&self) -> &Packet {
         match self {
             Outcome::Response(p) => p,
@@ -72,14 +99,37 @@ pub struct ListOutcome {
     pub response: Packet,
     /// The item events, in order (empty when items were streamed).
     pub items: Vec<Packet>,
-    /// The closing `…Complete` event (`ListItems: N` is in it).
+    /// The closing `…Complete` event (`ListItems: N` is in it; `Items: N`
+    /// on Asterisk ≤ 11's `StatusComplete`).
     pub complete: Packet,
 }
 
 impl ListOutcome {
-    /// The item count the server announced in `ListItems`, if any.
+    /// The item count the server announced in the closing event:
+    /// `ListItems` (Asterisk ≥ 12), else `Items` (Asterisk ≤ 11's
+    /// `StatusComplete`); `None` when it announced none (Asterisk ≤ 11's
+    /// other lists) or the value is not a number.
+    ///
+    /// ```
+    /// use amiproto::{ListOutcome, Packet};
+    ///
+    /// let response = Packet::builder().header("Response", "Success").build()?;
+    /// let complete = |key: &str| Packet::builder()
+    ///     .header("Event", "StatusComplete")
+    ///     .header(key, "2")
+    ///     .build();
+    /// let list = |complete| ListOutcome { response: response.clone(), items: Vec::new(), complete };
+    /// assert_eq!(list(complete("ListItems")?).announced_items(), Some(2));
+    /// assert_eq!(list(complete("Items")?).announced_items(), Some(2)); // Asterisk 11
+    /// assert_eq!(list(complete("Total")?).announced_items(), None);
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
     pub fn announced_items(&self) -> Option<usize> {
-        self.complete.get_str("ListItems")?.trim().parse().ok()
+        let count = self
+            .complete
+            .get("ListItems")
+            .or_else(|| self.complete.get("Items"))?;
+        count.to_str().ok()?.trim().parse().ok()
     }
 }
 

@@ -93,15 +93,21 @@ pub(crate) struct Pending {
     pub(crate) stream: bool,
     /// A caller-chosen `ActionID`.
     pub(crate) user_id: Option<Box<[u8]>>,
+    /// It holds a slot of the in-flight window: a user action, written, its
+    /// answer not yet in (an async originate frees its slot at its
+    /// response, before the `OriginateResponse`).
+    pub(crate) in_window: bool,
+    /// What it does to the session's event scope once answered (an
+    /// `Events` or `Filter` action; `None` for every other action).
+    pub(crate) effect: Option<Box<super::scope::Effect>>,
+    /// Its list items may come without its `ActionID` (an index into
+    /// [`super::unmarked`]'s table).
+    pub(crate) unmarked: Option<u8>,
 }
 
 impl Pending {
     pub(crate) fn is_written(&self) -> bool {
         !matches!(self.progress, Progress::Queued)
-    }
-
-    pub(crate) fn counts_in_window(&self) -> bool {
-        self.role == Role::User && self.is_written()
     }
 }
 

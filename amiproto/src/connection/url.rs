@@ -443,6 +443,7 @@ pub(crate) fn parse(url: &str) -> Result<(Endpoint, Config), UrlError> {
         }
     }
     let port = port.unwrap_or(if tls { 5039 } else { 5038 });
+    config.tls = tls;
     let endpoint = Endpoint {
         host: host.to_owned(),
         port,
