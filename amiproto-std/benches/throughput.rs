@@ -1,15 +1,18 @@
-//! Blocking-client throughput over loopback, beside a raw-socket baseline
-//! measured in the same run against the same server:
+//! In-process blocking-client throughput over loopback (the server is a
+//! thread of this bench; for what a user's program gets, with the server in
+//! another process, see `cargo bench -p amiproto-testkit --bench
+//! user_shaped`), beside a raw-socket baseline measured in the same run
+//! against the same server:
 //!
-//! - `events/raw_socket`: read the flood and count `\r\n\r\n` with
+//! - `in_process_events/raw_socket`: read the flood and count `\r\n\r\n` with
 //!   `memchr::memmem` — the ceiling (no decoding, no packets).
-//! - `events/client`: [`amiproto_std::Client::next_event`] until the server
+//! - `in_process_events/client`: [`amiproto_std::Client::next_event`] until the server
 //!   closes: every event decoded into a `Packet`, queued and handed out.
 //!   `events` are real Asterisk 22 events (`13-event-flood`, 367 bytes on
-//!   average); `small_events` the test kit's 76-byte flood event.
-//! - `actions/raw_socket`: a writer thread writes N pre-encoded pings while
+//!   average); `in_process_small_events` the test kit's 76-byte flood event.
+//! - `in_process_actions/raw_socket`: a writer thread writes N pre-encoded pings while
 //!   the reader counts N answers.
-//! - `actions/client`: [`amiproto_std::Client::send_all`] of N pings: each
+//! - `in_process_actions/client`: [`amiproto_std::Client::send_all`] of N pings: each
 //!   encoded, correlated and returned as an outcome.
 //!
 //! The server is a std thread per connection: banner, a plain login, then
@@ -251,19 +254,19 @@ fn main() {
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
     {
-        let mut g = c.benchmark_group("events");
+        let mut g = c.benchmark_group("in_process_events");
         g.throughput(Throughput::Elements(EVENTS as u64));
         g.bench_function("raw_socket", |b| b.iter(|| raw_events(flood_addr)));
         g.bench_function("client", |b| b.iter(|| client_events(flood_addr)));
         g.finish();
-        let mut g = c.benchmark_group("small_events");
+        let mut g = c.benchmark_group("in_process_small_events");
         g.throughput(Throughput::Elements(EVENTS as u64));
         g.bench_function("raw_socket", |b| b.iter(|| raw_events(small_addr)));
         g.bench_function("client", |b| b.iter(|| client_events(small_addr)));
         g.finish();
     }
     {
-        let mut g = c.benchmark_group("actions");
+        let mut g = c.benchmark_group("in_process_actions");
         g.throughput(Throughput::Elements(ACTIONS as u64));
         g.bench_function("raw_socket", |b| b.iter(|| raw_actions(echo_addr, &pings)));
         g.bench_function("client", |b| b.iter(|| client_actions(echo_addr)));
@@ -318,7 +321,7 @@ fn main() {
             cc / rc
         );
     };
-    println!("\nsummary: medians of {rounds} interleaved rounds");
+    println!("\nsummary (in-process: the server is a thread of this bench): medians of {rounds} interleaved rounds");
     report("capture events", ce, re);
     report("small events", cs, rs);
     report("actions", ca, ra);

@@ -1,14 +1,16 @@
-//! Throughput through the client beside a raw-socket baseline, both against
-//! the test kit's simulator in the same run:
+//! In-process throughput through the client beside a raw-socket baseline,
+//! both against the test kit's simulator running in this process (for what
+//! a user's program gets, with the server in another process, see
+//! `cargo bench -p amiproto-testkit --bench user_shaped`):
 //!
-//! - `events/client`: flood events received through `Client::events()`
-//!   (lossless subscriber) vs `events/raw_socket`: the same flood read from a
+//! - `in_process_events/client`: flood events received through `Client::events()`
+//!   (lossless subscriber) vs `in_process_events/raw_socket`: the same flood read from a
 //!   bare socket, counting `\r\n\r\n` terminators;
-//! - `ping/client`: pipelined `Ping` actions through `Client::send` vs
-//!   `ping/raw_socket`: the same actions written in one go on a bare socket
+//! - `in_process_ping/client`: pipelined `Ping` actions through `Client::send` vs
+//!   `in_process_ping/raw_socket`: the same actions written in one go on a bare socket
 //!   while their answers are counted.
 //!
-//! - `ping_fast/*`: the same two against a minimal Ping responder (no
+//! - `in_process_ping_fast/*`: the same two against a minimal Ping responder (no
 //!   simulator), which shows what the client itself can carry when the
 //!   server is not the bottleneck.
 //!
@@ -87,7 +89,7 @@ async fn count_terminators(s: &mut (impl AsyncReadExt + Unpin), want: u64) {
 fn events(c: &mut Criterion) {
     let rt = runtime();
     let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
-    let mut g = c.benchmark_group("events");
+    let mut g = c.benchmark_group("in_process_events");
     g.sample_size(10).throughput(Throughput::Elements(EVENTS));
 
     g.bench_function("raw_socket", |b| {
@@ -139,7 +141,7 @@ fn events(c: &mut Criterion) {
 fn pings(c: &mut Criterion) {
     let rt = runtime();
     let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
-    let mut g = c.benchmark_group("ping");
+    let mut g = c.benchmark_group("in_process_ping");
     g.sample_size(10).throughput(Throughput::Elements(PINGS));
 
     g.bench_function("raw_socket", |b| {
@@ -249,7 +251,7 @@ async fn fast_responder() -> std::net::SocketAddr {
 fn pings_fast(c: &mut Criterion) {
     let rt = runtime();
     let addr = rt.block_on(fast_responder());
-    let mut g = c.benchmark_group("ping_fast");
+    let mut g = c.benchmark_group("in_process_ping_fast");
     g.sample_size(10).throughput(Throughput::Elements(PINGS));
 
     g.bench_function("raw_socket", |b| {

@@ -101,6 +101,10 @@
 //! Asterisk's own event ordering races between concurrent calls, and back
 //! pressure by default (a client that never reads grows the session's queue
 //! unless [`Faults::write_timeout`] is set).
+//!
+//! For benchmarks, [`load`] is a separate, std-only load source (the
+//! `ami-load` binary): real capture events flooded in large writes, or
+//! every action answered, from its own process.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -115,6 +119,7 @@ mod filter;
 mod flood;
 mod input;
 mod lists;
+pub mod load;
 mod pbx;
 mod server;
 mod wire;
