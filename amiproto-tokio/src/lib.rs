@@ -36,6 +36,7 @@ mod config;
 mod driver;
 mod entropy;
 mod events;
+mod id_hash;
 mod list;
 #[cfg(feature = "tls")]
 mod tls;

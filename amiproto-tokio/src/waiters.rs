@@ -2,7 +2,7 @@
 //! and by the core's handle (when the outcome, or a streamed list item,
 //! comes in).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use std::task::Waker;
@@ -10,9 +10,8 @@ use std::task::Waker;
 use amiproto::ActionHandle;
 
 use crate::completion::{CallResult, Completer};
+use crate::id_hash::IdMap;
 use crate::list::ListShared;
-
-type IdMap<K, V> = HashMap<K, V, amiproto::SeqBuildHasher>;
 
 /// One waiting caller.
 #[derive(Debug)]

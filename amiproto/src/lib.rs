@@ -72,8 +72,8 @@ pub use version::{AmiVersion, Banner};
 pub mod connection;
 pub use connection::{
     md5_key, ActionHandle, AuthMethod, CommandOutput, Config, Connection, Endpoint, Event,
-    InFlightLimit, Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions,
-    SeqBuildHasher, SeqHasher, State, UrlError, UrlPart, UrlProblem, TLS_IN_FLIGHT,
+    InFlightLimit, Keepalive, ListOutcome, OriginateOutcome, Outcome, Secret, SendOptions, State,
+    UrlError, UrlPart, UrlProblem, TLS_IN_FLIGHT,
 };
 pub use error::{ActionError, CloseReason, ConnectionError, SendError, Unanswerable};
 

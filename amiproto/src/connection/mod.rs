@@ -126,7 +126,6 @@ use crate::version::{AmiVersion, Banner};
 pub use config::{AuthMethod, Config, Endpoint, InFlightLimit, Keepalive, Secret, TLS_IN_FLIGHT};
 pub use login::md5_key;
 pub use outcome::{CommandOutput, ListOutcome, OriginateOutcome, Outcome};
-pub use pending::{SeqBuildHasher, SeqHasher};
 pub use url::{UrlError, UrlPart, UrlProblem};
 
 use login::LoginStep;

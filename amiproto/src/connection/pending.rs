@@ -111,23 +111,11 @@ impl Pending {
     }
 }
 
-/// A cheap hasher for maps keyed by sequence numbers and [`ActionHandle`]s
-/// (local counters, never attacker-chosen): one rotate, xor and multiply per
-/// integer, where SipHash shows up in profiles. The adapters key their own
-/// tables with it through [`SeqBuildHasher`].
-///
-/// ```
-/// use std::collections::HashMap;
-/// use amiproto::SeqBuildHasher;
-///
-/// let mut by_seq: HashMap<u64, &str, SeqBuildHasher> = HashMap::default();
-/// by_seq.insert(7, "seven");
-/// assert_eq!(by_seq.get(&7), Some(&"seven"));
-/// ```
-///
-/// [`ActionHandle`]: crate::ActionHandle
+/// A cheap hasher for maps keyed by sequence numbers (local counters, never
+/// attacker-chosen): one rotate, xor and multiply per integer, where SipHash
+/// shows up in profiles.
 #[derive(Default, Clone, Copy, Debug)]
-pub struct SeqHasher(u64);
+pub(crate) struct SeqHasher(u64);
 
 impl Hasher for SeqHasher {
     fn finish(&self) -> u64 {
@@ -149,10 +137,7 @@ impl Hasher for SeqHasher {
     }
 }
 
-/// [`SeqHasher`] as a `HashMap`'s hasher builder.
-pub type SeqBuildHasher = BuildHasherDefault<SeqHasher>;
-
-pub(crate) type SeqMap<V> = HashMap<u64, V, SeqBuildHasher>;
+pub(crate) type SeqMap<V> = HashMap<u64, V, BuildHasherDefault<SeqHasher>>;
 
 /// The actions a connection tracks, by sequence number.
 ///
