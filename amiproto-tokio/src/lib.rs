@@ -71,9 +71,6 @@ pub use list::ListStream;
 pub use tls::TlsConfig;
 #[cfg(feature = "types")]
 pub use typed::TypedEvents;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use {rustls, tokio_rustls};
 
 use driver::{Cmd, Driver, Remember, Reply, Start};
 

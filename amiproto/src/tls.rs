@@ -3,6 +3,12 @@
 //!
 //! No I/O here: the adapters (`amiproto-tokio`, `amiproto-std`) share this
 //! one description of trust and run the handshake over their own sockets.
+//!
+//! rustls is not re-exported: [`TlsConfig::Roots`] and [`TlsConfig::Custom`]
+//! take rustls 0.23 types (`RootCertStore`, `ClientConfig`), so a program
+//! that builds them depends on `rustls = "0.23"` itself (the line this crate
+//! uses, so cargo builds one copy). The other choices need no rustls in your
+//! own manifest.
 
 use std::fmt;
 use std::sync::Arc;
