@@ -139,6 +139,9 @@ pub use tls::TlsConfig;
 pub use typed::TypedEvents;
 
 pub use amiproto;
+/// The `bytes` crate (the core's re-export): packets and command output
+/// lines are [`Bytes`](bytes::Bytes).
+pub use amiproto::bytes;
 pub use amiproto::{
     Action, ActionHandle, CommandOutput, Config, ListOutcome, OriginateOutcome, Outcome, Packet,
     SendOptions,

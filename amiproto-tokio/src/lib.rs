@@ -60,6 +60,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
 pub use amiproto;
+/// The `bytes` crate (the core's re-export): packets and command output
+/// lines are [`Bytes`](bytes::Bytes).
+pub use amiproto::bytes;
 /// Everything that can go wrong between a caller and the server (one type
 /// for both clients, from the core).
 pub use amiproto::ClientError as Error;

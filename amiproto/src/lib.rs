@@ -24,8 +24,8 @@
 //!   asked.
 //!
 //! ```
+//! use amiproto::bytes::BytesMut; // re-exported: no `bytes` line needed in your manifest
 //! use amiproto::{Action, Decoder, Frame};
-//! use bytes::BytesMut;
 //!
 //! let wire = Action::ping().action_id("p1").to_bytes().unwrap();
 //! assert_eq!(&wire[..], b"Action: Ping\r\nActionID: p1\r\n\r\n");
@@ -59,6 +59,12 @@ pub mod tls;
 pub mod types;
 pub mod variable;
 pub mod version;
+
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) and
+/// [`BytesMut`](bytes::BytesMut) this crate's API takes and returns
+/// (packets, command output lines, the decoder's buffer): use it from here
+/// and your manifest needs no `bytes` line of its own.
+pub use bytes;
 
 pub use action::{Action, EventMask};
 pub use client_error::ClientError;
