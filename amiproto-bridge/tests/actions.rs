@@ -175,10 +175,7 @@ async fn pbx_restart_mid_flood_marks_the_session_and_fails_pending_actions() {
     })
     .await;
     // Three actions the PBX reads and never answers before it restarts.
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let mut pending = Vec::new();
     for _ in 0..3 {
         let nc = nc.clone();

@@ -48,10 +48,7 @@ async fn disconnect_fails_every_pending_call_at_once_and_never_reconnects() {
         .action_timeout(Some(Duration::from_secs(60)));
     let (client, mut events) = connect(config).await.unwrap();
     // The server reads but answers nothing: calls stay pending.
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let pending: Vec<_> = (0..5)
         .map(|_| {
             let c = client.clone();
@@ -249,10 +246,7 @@ async fn generation_counts_logins_not_connections() {
     let (client, mut events) = connect(cfg(&sim).reconnect(fast())).await.unwrap();
     assert_eq!(client.status().generation, 0);
     // Every reconnect attempt connects and is closed before the banner.
-    sim.set_faults(Faults {
-        close_before_banner: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_before_banner());
     sim.drop_clients().await;
     let mut w = client.status_watch();
     timeout(

@@ -18,10 +18,7 @@ async fn an_unanswered_logoff_closes_the_client() {
         .reconnect(Reconnect::default());
     let (client, _events) = connect(config).await.unwrap();
     // The server hangs: it reads, answers nothing.
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let pending = {
         let c = client.clone();
         tokio::spawn(async move {

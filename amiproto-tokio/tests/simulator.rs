@@ -254,10 +254,7 @@ async fn reconnect_after_restart_fails_pending_and_serves_new() {
         .action_timeout(Some(Duration::from_secs(10)));
     let (client, mut ev) = connect(config).await.unwrap();
     client.add_filter("Event: Test").await.unwrap();
-    sim.set_faults(Faults {
-        response_delay: Some(Duration::from_secs(30)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().response_delay(Duration::from_secs(30)));
     let pending = client.send(Action::ping());
     tokio::pin!(pending);
     assert!(timeout(Duration::from_millis(100), &mut pending)
@@ -312,10 +309,7 @@ async fn keepalive_detects_a_silent_server() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(client.status().state, ConnectionState::Ready);
     // Half-open: the server hangs, nothing comes back any more.
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let mut w = client.status_watch();
     timeout(
         Duration::from_secs(3),
@@ -348,10 +342,7 @@ async fn dropping_a_future_cancels_its_action() {
     let sim = sim().await;
     let (client, _ev) = connect(cfg(&sim)).await.unwrap();
     let mut stream = client.events();
-    sim.set_faults(Faults {
-        response_delay: Some(Duration::from_millis(200)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().response_delay(Duration::from_millis(200)));
     let r = timeout(Duration::from_millis(50), client.send(Action::ping())).await;
     assert!(r.is_err());
     sim.set_faults(Faults::default());
@@ -370,10 +361,7 @@ async fn dropping_a_future_cancels_its_action() {
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn tls_login() {
-    let config = SimConfig {
-        tls: true,
-        ..SimConfig::default()
-    };
+    let config = SimConfig::default().tls();
     let sim = Simulator::start(config).await.unwrap();
     assert!(sim.url().starts_with("amis://"));
     let tls = amiproto_tokio::TlsConfig::accept_self_signed(sim.tls_cert_der());
@@ -430,10 +418,7 @@ async fn per_call_timeout_on_paused_time() {
     let (client, _ev) = connect(cfg(&sim).action_timeout(Some(Duration::from_secs(3600))))
         .await
         .unwrap();
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let start = tokio::time::Instant::now();
     let wall = std::time::Instant::now();
     let err = client

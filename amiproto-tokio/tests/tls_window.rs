@@ -26,10 +26,7 @@ async fn pings(client: &Client, n: usize) -> usize {
 
 async fn tls_sim() -> (Simulator, ClientConfig) {
     let sim = Simulator::start(SimConfig::default().tls()).await.unwrap();
-    sim.set_faults(Faults {
-        answers_per_read: Some(8),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().answers_per_read(8));
     let config = ClientConfig::from_url(&sim.url())
         .unwrap()
         .tls(TlsConfig::accept_self_signed(sim.tls_cert_der()));

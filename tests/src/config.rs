@@ -9,6 +9,7 @@ use bytes::Bytes;
 /// A manager user (`manager.conf` section): name, secret and its read and
 /// write classes as Asterisk spells them (`all`, `system,call`, …).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct User {
     /// Login name (matched case-insensitively, like Asterisk).
     pub username: String,
@@ -57,6 +58,7 @@ impl std::fmt::Debug for User {
 
 /// What happens to a call originated to `Local/<exten>@<context>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CallOutcome {
     /// The far end answers (after [`SimConfig::ring_time`]); `OriginateResponse`
     /// `Reason: 4`.
@@ -75,6 +77,7 @@ pub enum CallOutcome {
 
 /// A member of a simulated queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueMember {
     /// `Name:` (`Agent One`).
     pub name: String,
@@ -84,8 +87,25 @@ pub struct QueueMember {
     pub state_interface: String,
 }
 
+impl QueueMember {
+    /// A member named `name`, dialled at `location`, whose device state is
+    /// read from `state_interface`.
+    pub fn new(
+        name: impl Into<String>,
+        location: impl Into<String>,
+        state_interface: impl Into<String>,
+    ) -> QueueMember {
+        QueueMember {
+            name: name.into(),
+            location: location.into(),
+            state_interface: state_interface.into(),
+        }
+    }
+}
+
 /// A simulated queue (`queues.conf` section).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueConfig {
     /// Queue name.
     pub name: String,
@@ -95,9 +115,25 @@ pub struct QueueConfig {
     pub members: Vec<QueueMember>,
 }
 
+impl QueueConfig {
+    /// Queue `name` with strategy `strategy` and these static members.
+    pub fn new(
+        name: impl Into<String>,
+        strategy: impl Into<String>,
+        members: Vec<QueueMember>,
+    ) -> QueueConfig {
+        QueueConfig {
+            name: name.into(),
+            strategy: strategy.into(),
+            members,
+        }
+    }
+}
+
 /// A simulated parking lot (`res_parking.conf` / `features.conf`), listed
 /// by `Parkinglots`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParkingLot {
     /// Lot name (`default`).
     pub name: String,
@@ -109,9 +145,23 @@ pub struct ParkingLot {
     pub timeout: u32,
 }
 
+impl ParkingLot {
+    /// Lot `name` with spaces `start..=stop`, parking calls for `timeout`
+    /// seconds.
+    pub fn new(name: impl Into<String>, start: u32, stop: u32, timeout: u32) -> ParkingLot {
+        ParkingLot {
+            name: name.into(),
+            start,
+            stop,
+            timeout,
+        }
+    }
+}
+
 /// Faults the simulator applies to every session, changeable while it runs
 /// with [`crate::Simulator::set_faults`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Faults {
     /// Close each connection once this many bytes were written to it
     /// (counted from its first byte, banner included), cutting the last
@@ -142,9 +192,51 @@ pub struct Faults {
     pub answers_per_read: Option<usize>,
 }
 
+/// Shortcuts for [`Faults`]' fields (more faults may come, so a struct
+/// literal cannot be written outside this crate):
+/// `Faults::default().stall()`.
+impl Faults {
+    /// Set [`Faults::close_after_bytes`].
+    pub fn close_after_bytes(mut self, bytes: u64) -> Faults {
+        self.close_after_bytes = Some(bytes);
+        self
+    }
+
+    /// Set [`Faults::response_delay`].
+    pub fn response_delay(mut self, delay: Duration) -> Faults {
+        self.response_delay = Some(delay);
+        self
+    }
+
+    /// Set [`Faults::write_timeout`].
+    pub fn write_timeout(mut self, timeout: Duration) -> Faults {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Turn [`Faults::close_before_banner`] on.
+    pub fn close_before_banner(mut self) -> Faults {
+        self.close_before_banner = true;
+        self
+    }
+
+    /// Turn [`Faults::stall`] on.
+    pub fn stall(mut self) -> Faults {
+        self.stall = true;
+        self
+    }
+
+    /// Set [`Faults::answers_per_read`].
+    pub fn answers_per_read(mut self, answers: usize) -> Faults {
+        self.answers_per_read = Some(answers);
+        self
+    }
+}
+
 /// Replay mode: every connection is served the bytes of a capture instead of
 /// a simulated session (the client's bytes are read, recorded, and ignored).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Replay {
     /// The bytes to serve (a `*.server.bin` capture, banner included).
     pub bytes: Bytes,
@@ -208,6 +300,7 @@ impl Replay {
 /// [`SimConfig::legacy`] like the Asterisk 13 of `tests/data/asterisk-13.38.3`.
 /// Fields are public; the builder methods are shortcuts.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SimConfig {
     /// Where to listen; `127.0.0.1:0` picks a free port.
     pub bind: SocketAddr,

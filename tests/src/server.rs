@@ -636,10 +636,7 @@ mod tests {
         let (mut w, r) = tokio::io::duplex(1024);
         let data = vec![b'x'; 300 * MSG];
         let reading = tokio::spawn(reader(r, 512, Duration::from_millis(40), stall));
-        let faults = Faults {
-            write_timeout: Some(TIMEOUT),
-            ..Faults::default()
-        };
+        let faults = Faults::default().write_timeout(TIMEOUT);
         let mut written = 0;
         let t0 = Instant::now();
         let ok = put(&mut w, &data, Msgs::Each(MSG), &mut written, &faults).await;

@@ -41,10 +41,7 @@ async fn a_cut_before_goodbye_is_a_cut_even_with_a_logoff_pipelined() {
     );
     let (client, _events) = connect(config).await.unwrap();
     // The server's writes stop inside the command's answer, before Goodbye.
-    sim.set_faults(Faults {
-        close_after_bytes: Some(2000),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_after_bytes(2000));
     let (out, bye) = timeout(T, async {
         tokio::join!(client.command("big"), client.logoff())
     })

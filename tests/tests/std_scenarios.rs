@@ -279,10 +279,7 @@ fn std_keepalive_detects_a_dead_peer() {
         None
     );
     assert!(received(&sim, "Ping").len() >= 2);
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     let t = Instant::now();
     let err = c.next_event(None).unwrap_err();
     assert!(
@@ -301,10 +298,7 @@ fn std_mid_packet_disconnect_fails_pending_actions() {
     let mut c = Client::connect(config(&sim.url(), "auth=plain&events=off")).unwrap();
     // Cut the stream 1 000 bytes into the answers (login included: the
     // count starts at the session's first byte).
-    sim.set_faults(Faults {
-        close_after_bytes: Some(1_000),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_after_bytes(1_000));
     let outcomes = c.send_all((0..100).map(|_| Action::ping()));
     let ok = outcomes.iter().filter(|o| o.is_ok()).count();
     assert!(ok > 0 && ok < 100, "{ok}");
@@ -375,10 +369,7 @@ const SLOW_RATE: u64 = 15_000;
 
 fn write_timeout_sim() -> BlockingSimulator {
     let sim = sim();
-    sim.set_faults(Faults {
-        write_timeout: Some(Duration::from_millis(100)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().write_timeout(Duration::from_millis(100)));
     sim
 }
 
@@ -485,10 +476,7 @@ fn std_reconnect_after_restart_fails_pending_and_serves_new() {
     c.add_filter("Event: UserEvent").unwrap();
 
     // Three actions in flight, unanswered, when the server goes away.
-    sim.set_faults(Faults {
-        response_delay: Some(Duration::from_secs(30)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().response_delay(Duration::from_secs(30)));
     let pending: Vec<_> = (0..3).map(|_| c.submit(Action::ping()).unwrap()).collect();
     c.flush().unwrap();
     // The server reads the first, then sits on it (and the others wait
@@ -565,10 +553,7 @@ fn std_actions_while_reconnecting_wait_or_fail_fast() {
             .map_config(|c| c.action_timeout(Some(Duration::from_millis(300))));
         let mut c = Client::connect(cfg).unwrap();
         // Every new connection is closed before the banner for a while.
-        sim.set_faults(Faults {
-            close_before_banner: true,
-            ..Faults::default()
-        });
+        sim.set_faults(Faults::default().close_before_banner());
         sim.restart().unwrap();
         eventually("the loss is noticed", || {
             let _ = c.next_event(Some(Duration::from_millis(10)));
@@ -612,10 +597,7 @@ fn std_reconnect_gives_up_after_max_attempts_and_never_after_a_logoff() {
     let cfg =
         config(&sim.url(), "auth=plain&events=off").reconnect(fast_reconnect().max_attempts(2));
     let mut c = Client::connect(cfg).unwrap();
-    sim.set_faults(Faults {
-        close_before_banner: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_before_banner());
     sim.restart().unwrap();
     let t = Instant::now();
     // No event and no marker: only the end, once the policy gives up.

@@ -513,10 +513,7 @@ async fn replay_end_does_not_reset_a_busy_client() {
 async fn faults_cut_stall_and_refuse() {
     let sim = sim().await;
     // Cut mid-packet.
-    sim.set_faults(Faults {
-        close_after_bytes: Some(40),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_after_bytes(40));
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
     s.write_all(b"Action: Ping\r\n\r\n").await.unwrap();
     let mut got = Vec::new();
@@ -533,10 +530,7 @@ async fn faults_cut_stall_and_refuse() {
     // Stall: nothing comes back until cleared.
     sim.set_faults(Faults::default());
     let (mut s, mut dec, mut buf) = raw_login(&sim).await;
-    sim.set_faults(Faults {
-        stall: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().stall());
     s.write_all(b"Action: Ping\r\nActionID: st\r\n\r\n")
         .await
         .unwrap();
@@ -551,10 +545,7 @@ async fn faults_cut_stall_and_refuse() {
     assert_eq!(p.action_id().unwrap(), "st");
 
     // Refused before the banner.
-    sim.set_faults(Faults {
-        close_before_banner: true,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().close_before_banner());
     let mut r = TcpStream::connect(sim.addr()).await.unwrap();
     let mut got = Vec::new();
     let _ = tokio::time::timeout(T, r.read_to_end(&mut got))
@@ -574,10 +565,7 @@ async fn faults_cut_stall_and_refuse() {
 async fn slow_reader_is_dropped_after_write_timeout() {
     let sim = sim().await;
     let (s, _dec, _buf) = raw_login(&sim).await;
-    sim.set_faults(Faults {
-        write_timeout: Some(Duration::from_millis(100)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().write_timeout(Duration::from_millis(100)));
     sim.flood(5_000_000, None);
     let t0 = Instant::now();
     while sim.connection_count() > 0 {

@@ -154,10 +154,7 @@ async fn actions_while_reconnecting_wait_or_fail_fast() {
             .reconnect(fast_reconnect().while_reconnecting(mode))
             .action_timeout(Some(Duration::from_secs(10)));
         let (client, _ev) = connect(config).await.unwrap();
-        sim.set_faults(Faults {
-            close_before_banner: true,
-            ..Faults::default()
-        });
+        sim.set_faults(Faults::default().close_before_banner());
         sim.restart().await.unwrap();
         let mut w = client.status_watch();
         timeout(
@@ -251,10 +248,7 @@ fn flood_under_the_write_timeout_never_drops_the_client() {
     // The server runs apart from the client, as Asterisk does.
     let sim = BlockingSimulator::start(SimConfig::default()).unwrap();
     // Asterisk's default writetimeout, per message as Asterisk applies it.
-    sim.set_faults(Faults {
-        write_timeout: Some(Duration::from_millis(100)),
-        ..Faults::default()
-    });
+    sim.set_faults(Faults::default().write_timeout(Duration::from_millis(100)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -65,6 +65,7 @@ pub const DEFAULT_WRITE_CHUNK: usize = 4 << 20;
 
 /// What the load server does after login.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum LoadMode {
     /// Write `events` events of `corpus`, taken in turn, then [`END_MARKER`].
     Events {
@@ -80,6 +81,7 @@ pub enum LoadMode {
 
 /// How the load server serves.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LoadConfig {
     /// After login.
     pub mode: LoadMode,
@@ -124,6 +126,7 @@ impl LoadConfig {
 
 /// What one connection was sent, reported when it ends.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ConnReport {
     /// Connection number, from 1.
     pub conn: u64,
