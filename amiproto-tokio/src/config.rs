@@ -54,11 +54,7 @@ impl ClientConfig {
         username: impl Into<String>,
         secret: impl Into<amiproto::Secret>,
     ) -> ClientConfig {
-        let endpoint = Endpoint {
-            host: host.into(),
-            port,
-            tls: false,
-        };
+        let endpoint = Endpoint::new(host, port, false);
         ClientConfig::from_parts(endpoint, Config::new(username, secret))
     }
 

@@ -393,6 +393,7 @@ impl fmt::Debug for Action {
 /// Which events the server sends: the `Events:` header of `Login` and the
 /// `EventMask:` of the `Events` action.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EventMask {
     /// Every event the user may read (`on`).
     #[default]

@@ -30,7 +30,20 @@ pub const BANNER_PREFIX: &[u8] = b"Asterisk Call Manager/";
 /// floods, `Status` with every variable), so the defaults are generous; lower
 /// them to bound memory against an untrusted peer. A packet over a limit is
 /// skipped to its end and reported; decoding continues.
+///
+/// More limits may come: build one from [`Limits::default`] and its setters
+/// (or assign its fields).
+///
+/// ```
+/// use amiproto::{Decoder, Limits};
+///
+/// let limits = Limits::default().max_line_len(4096).max_headers(256);
+/// assert_eq!((limits.max_line_len, limits.max_headers), (4096, 256));
+/// let decoder = Decoder::with_limits(limits);
+/// assert_eq!(decoder.limits(), limits);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest line, terminator excluded. Default 1 MiB.
     pub max_line_len: usize,
@@ -51,8 +64,29 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Set [`Limits::max_line_len`].
+    pub fn max_line_len(mut self, bytes: usize) -> Limits {
+        self.max_line_len = bytes;
+        self
+    }
+
+    /// Set [`Limits::max_packet_len`].
+    pub fn max_packet_len(mut self, bytes: usize) -> Limits {
+        self.max_packet_len = bytes;
+        self
+    }
+
+    /// Set [`Limits::max_headers`].
+    pub fn max_headers(mut self, count: usize) -> Limits {
+        self.max_headers = count;
+        self
+    }
+}
+
 /// Whether the stream starts with the server's banner line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum BannerMode {
     /// The first line must be `Asterisk Call Manager/…`, anything else is
     /// [`DecodeError::NotAmi`] (what a client wants).
@@ -67,6 +101,7 @@ pub enum BannerMode {
 
 /// One decoded item.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Frame {
     /// The server's greeting line.
     Banner(Banner),
@@ -74,8 +109,9 @@ pub enum Frame {
     Packet(Packet),
 }
 
-/// Counters kept by a [`Decoder`].
+/// Counters kept by a [`Decoder`] (more may come).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderStats {
     /// Packets returned.
     pub packets: u64,

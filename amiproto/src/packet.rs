@@ -249,6 +249,10 @@ impl WellKnown {
 ///
 /// `OriginateResponse` is an event that also carries `Response:`; it is an
 /// [`PacketKind::Event`].
+///
+/// Deliberately exhaustive: AMI has these three packet kinds, and
+/// [`PacketKind::Other`] already stands for anything else, so a `match`
+/// may list all four.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PacketKind {
     /// The packet has an `Event:` header.
@@ -262,7 +266,10 @@ pub enum PacketKind {
 }
 
 /// The status word of a `Response:` header, compared case-insensitively.
+/// Words read as [`ResponseStatus::Other`] today may get a variant of
+/// their own later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ResponseStatus {
     /// `Response: Success`.
     Success,

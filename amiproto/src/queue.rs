@@ -54,6 +54,7 @@ pub const DEFAULT_CAPACITY: usize = 16 * 1024;
 
 /// What an event queue does when its reader falls behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overflow {
     /// Keep at most `capacity` waiting events; beyond it drop the oldest and
     /// report exactly how many with an [`EventItem::Lagged`], placed where

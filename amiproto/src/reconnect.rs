@@ -31,6 +31,7 @@ use crate::error::CloseReason;
 
 /// What happens to actions submitted while the client is reconnecting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WhileReconnecting {
     /// Hold them until the connection is back, up to each action's own
     /// timeout (then it fails with [`crate::ActionError::Timeout`]).

@@ -10,6 +10,16 @@ use crate::decode::BANNER_PREFIX;
 ///
 /// This is the *manager* version, not Asterisk's: `11.0.0` is Asterisk 22,
 /// `2.10.6` is Asterisk 13.
+///
+/// Deliberately exhaustive: a version is these three numbers, compared in
+/// this order, and a literal is the plain way to write one to compare with:
+///
+/// ```
+/// use amiproto::AmiVersion;
+///
+/// let v = AmiVersion::parse(b"2.10.6").unwrap();
+/// assert!(v < AmiVersion { major: 11, minor: 0, patch: Some(0) });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AmiVersion {
     /// First number.

@@ -476,10 +476,7 @@ fn client_14b_long_lines() {
         .map(|p| p.action_id().unwrap().to_string())
         .collect();
 
-    let limits = Limits {
-        max_line_len: 1022,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_line_len(1022);
     // Until a line is known to be over the limit, the packet's earlier lines
     // must stay buffered (the line may still end in time and the packet be
     // valid), so the bound is: the longest head before an over-long line, the
@@ -547,10 +544,7 @@ fn client_14c_too_many_headers() {
     let lines: Vec<usize> = r.packets().map(Packet::len).collect();
     assert_eq!(lines, [5, 128, 140, 2, 2]);
 
-    let limits = Limits {
-        max_headers: 128,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_headers(128);
     let whole = run_whole(c.decoder_with(limits), &c.data);
     for chunk in CHUNKS {
         assert_eq!(

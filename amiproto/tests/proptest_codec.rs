@@ -247,11 +247,10 @@ proptest! {
             foreign_line(),
         ],
         lines in prop::collection::vec((foreign_line(), any::<bool>()), 0..12),
-        limits in (30usize..2000, 120usize..4000, 3usize..20).prop_map(|(l, p, h)| Limits {
-            max_line_len: l,
-            max_packet_len: p,
-            max_headers: h,
-        }),
+        limits in (30usize..2000, 120usize..4000, 3usize..20).prop_map(|(l, p, h)| Limits::default()
+            .max_line_len(l)
+            .max_packet_len(p)
+            .max_headers(h)),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
         server in any::<bool>(),
     ) {
@@ -292,11 +291,10 @@ proptest! {
 fn limits() -> impl Strategy<Value = Limits> {
     prop_oneof![
         1 => Just(Limits::default()),
-        3 => (0usize..80, 0usize..300, 0usize..8).prop_map(|(l, p, h)| Limits {
-            max_line_len: l,
-            max_packet_len: p,
-            max_headers: h,
-        }),
+        3 => (0usize..80, 0usize..300, 0usize..8).prop_map(|(l, p, h)| Limits::default()
+            .max_line_len(l)
+            .max_packet_len(p)
+            .max_headers(h)),
     ]
 }
 

@@ -458,11 +458,10 @@ fn banner_absent() {
 // Limits
 
 fn lim(max_line_len: usize, max_packet_len: usize, max_headers: usize) -> Limits {
-    Limits {
-        max_line_len,
-        max_packet_len,
-        max_headers,
-    }
+    Limits::default()
+        .max_line_len(max_line_len)
+        .max_packet_len(max_packet_len)
+        .max_headers(max_headers)
 }
 
 #[test]

@@ -408,20 +408,20 @@ fn an_outcome_of_another_shape_comes_back_whole() {
             .build()
             .unwrap()
     };
-    let list = ListOutcome {
-        response: response.clone(),
-        items: vec![item("CoreShowChannel"), item("Newchannel")],
-        complete: item("CoreShowChannelsComplete"),
-    };
+    let list = ListOutcome::new(
+        response.clone(),
+        vec![item("CoreShowChannel"), item("Newchannel")],
+        item("CoreShowChannelsComplete"),
+    );
     let e = CoreShowChannels::reply(Outcome::List(list.clone())).unwrap_err();
     assert!(matches!(e, ReplyError::Item { index: 1, .. }), "{e}");
     assert_eq!(e.into_outcome(), Outcome::List(list));
     // A QueueMember before any QueueParams.
-    let list = ListOutcome {
-        response: response.clone(),
-        items: vec![item("QueueMember")],
-        complete: item("QueueStatusComplete"),
-    };
+    let list = ListOutcome::new(
+        response.clone(),
+        vec![item("QueueMember")],
+        item("QueueStatusComplete"),
+    );
     assert!(matches!(
         QueueStatus::reply(Outcome::List(list)),
         Err(ReplyError::Item { index: 0, .. })

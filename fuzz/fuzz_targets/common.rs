@@ -11,11 +11,10 @@ pub fn limits(u: &mut Unstructured) -> Result<Limits> {
     Ok(if u.ratio(1, 4)? {
         Limits::default()
     } else {
-        Limits {
-            max_line_len: u.int_in_range(0..=200)?,
-            max_packet_len: u.int_in_range(0..=2000)?,
-            max_headers: u.int_in_range(0..=40)?,
-        }
+        Limits::default()
+            .max_line_len(u.int_in_range(0..=200)?)
+            .max_packet_len(u.int_in_range(0..=2000)?)
+            .max_headers(u.int_in_range(0..=40)?)
     })
 }
 
@@ -80,6 +79,7 @@ pub fn decode_cuts(dec: &mut Decoder, data: &[u8], cuts: &[usize]) -> Vec<Out> {
                 });
                 Some(false)
             }
+            Ok(Some(frame)) => panic!("a frame this target does not check: {frame:?}"),
             Err(e) => {
                 let fatal = !e.is_recoverable();
                 out.push(Out::Error(e));

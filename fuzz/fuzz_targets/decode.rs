@@ -24,11 +24,10 @@ fuzz_target!(|input: &[u8]| {
     common::check_stats(dec.stats(), &out);
 
     // Limits the sentinel fits in.
-    let limits = Limits {
-        max_line_len: limits.max_line_len.max(40),
-        max_packet_len: limits.max_packet_len.max(80),
-        max_headers: limits.max_headers.max(3),
-    };
+    let limits = Limits::default()
+        .max_line_len(limits.max_line_len.max(40))
+        .max_packet_len(limits.max_packet_len.max(80))
+        .max_headers(limits.max_headers.max(3));
     let stream = [data, b"\r\n\r\n", SENTINEL].concat();
     let mut dec = Decoder::with_limits(limits)
         .banner_mode(BannerMode::Absent)

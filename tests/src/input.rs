@@ -133,11 +133,10 @@ impl Default for Reader {
 impl Reader {
     /// A reader for a fresh connection.
     pub(crate) fn new() -> Reader {
-        let limits = Limits {
-            max_line_len: 1 << 20,
-            max_packet_len: 16 << 20,
-            max_headers: 1 << 16,
-        };
+        let limits = Limits::default()
+            .max_line_len(1 << 20)
+            .max_packet_len(16 << 20)
+            .max_headers(1 << 16);
         Reader {
             // Asterisk reads no raw bodies from a client: a `Response: Follows`
             // line is a header like any other.
@@ -164,7 +163,8 @@ impl Reader {
                     let reqs = split_like_asterisk(p.raw());
                     out.push(Incoming::Packet(p, reqs));
                 }
-                Ok(Some(Frame::Banner(_))) => {}
+                // No banner comes this way (`BannerMode::Absent`).
+                Ok(Some(_)) => {}
                 Ok(None) => return,
                 Err(e) => out.push(Incoming::Skipped(match e {
                     DecodeError::LineTooLong { action_id, .. }

@@ -105,11 +105,10 @@ impl SimEvent {
 /// `Empty:` or `NoSpace:tight` that `UserEvent` echoes, so events are
 /// written as bytes and indexed this way.)
 pub(crate) fn packet_from(mut buf: BytesMut) -> Packet {
-    let limits = amiproto::Limits {
-        max_line_len: 1 << 20,
-        max_packet_len: 64 << 20,
-        max_headers: 1 << 16,
-    };
+    let limits = amiproto::Limits::default()
+        .max_line_len(1 << 20)
+        .max_packet_len(64 << 20)
+        .max_headers(1 << 16);
     let raw = buf.clone().freeze();
     let mut dec = Decoder::with_limits(limits).banner_mode(BannerMode::Absent);
     match dec.decode(&mut buf) {

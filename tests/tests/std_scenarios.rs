@@ -587,6 +587,7 @@ fn std_actions_while_reconnecting_wait_or_fail_fast() {
                     assert_eq!(r.packet().get_str("Ping"), Some("Pong"));
                 });
             }
+            other => panic!("no scenario for {other:?}"),
         }
     }
 }

@@ -398,7 +398,8 @@ async fn next_packet(s: &mut TcpStream, dec: &mut Decoder, buf: &mut BytesMut) -
     loop {
         match dec.decode(buf).unwrap() {
             Some(Frame::Packet(p)) => return Some(p),
-            Some(Frame::Banner(_)) => continue,
+            // The banner (or any other frame): not a packet.
+            Some(_) => continue,
             None => {}
         }
         buf.reserve(65536);

@@ -179,6 +179,7 @@ async fn actions_while_reconnecting_wait_or_fail_fast() {
                 let r = timeout(T, ping).await.unwrap().unwrap();
                 assert_eq!(r.packet().get_str("Ping"), Some("Pong"));
             }
+            other => panic!("no scenario for {other:?}"),
         }
         drop(client);
         sim.shutdown().await;

@@ -56,6 +56,7 @@ impl From<String> for Secret {
 /// assert_eq!(Config::new("admin", "amp111").auth, AuthMethod::Md5);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// `Login` with `Secret` in the clear (opt-in: anyone who can read the
     /// connection, or a peer posing as the server, learns the secret).
@@ -75,12 +76,29 @@ pub enum AuthMethod {
 /// Idle keepalive: when nothing has been received for `interval`, a `Ping`
 /// is sent; if still nothing arrives within `timeout`, the connection is
 /// declared dead ([`crate::ConnectionError::KeepaliveTimeout`]).
+///
+/// ```
+/// use amiproto::{Config, Keepalive};
+/// use std::time::Duration;
+///
+/// let every = Keepalive::new(Duration::from_secs(30), Duration::from_secs(10));
+/// let config = Config::new("admin", "amp111").keepalive(every.interval, every.timeout);
+/// assert_eq!(config.keepalive, Some(every));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Keepalive {
     /// Idle time before a ping.
     pub interval: Duration,
     /// How long to wait for any byte after the ping.
     pub timeout: Duration,
+}
+
+impl Keepalive {
+    /// Ping after `interval` of silence; give up `timeout` after the ping.
+    pub fn new(interval: Duration, timeout: Duration) -> Keepalive {
+        Keepalive { interval, timeout }
+    }
 }
 
 /// How many actions a connection writes before their answers come back:
@@ -101,6 +119,7 @@ pub struct Keepalive {
 /// assert_eq!(tls.max_in_flight(Some(32)).in_flight_cap(), Some(32));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InFlightLimit {
     /// No cap on plain TCP; [`TLS_IN_FLIGHT`] over TLS (the default).
     #[default]
@@ -276,7 +295,15 @@ impl Config {
 }
 
 /// Where to connect: host, port and whether to use TLS.
+///
+/// ```
+/// use amiproto::Endpoint;
+///
+/// let pbx = Endpoint::new("pbx.example", 5039, true);
+/// assert_eq!((pbx.host.as_str(), pbx.port, pbx.tls), ("pbx.example", 5039, true));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// Host name or address.
     pub host: String,
@@ -284,6 +311,17 @@ pub struct Endpoint {
     pub port: u16,
     /// Implicit TLS (`amis://`).
     pub tls: bool,
+}
+
+impl Endpoint {
+    /// `host:port`, over TLS when `tls`.
+    pub fn new(host: impl Into<String>, port: u16, tls: bool) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            port,
+            tls,
+        }
+    }
 }
 
 impl Config {

@@ -146,6 +146,7 @@ const DEFAULT_LOGOFF_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum State {
     /// Waiting for `Asterisk Call Manager/…`.
     AwaitingBanner,

@@ -45,7 +45,7 @@ impl Outcome {
     ///     .header("Event", "OriginateResponse")
     ///     .header("Response", "Success")
     ///     .build()?;
-    /// let outcome = Outcome::Originate(OriginateOutcome { response: queued.clone(), event: event.clone() });
+    /// let outcome = Outcome::Originate(OriginateOutcome::new(queued.clone(), event.clone()));
     /// assert_eq!(outcome.packet(), &event);
     /// assert_eq!(Outcome::Response(queued.clone()).packet(), &queued);
     /// # Ok::<(), amiproto::EncodeError>(())
@@ -94,6 +94,7 @@ impl Outcome {
 
 /// A finished event list: `Response: Success` + items + the `…Complete` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListOutcome {
     /// The `Response: Success` that opened the list.
     pub response: Packet,
@@ -105,6 +106,15 @@ pub struct ListOutcome {
 }
 
 impl ListOutcome {
+    /// A list from its parts (for tests of code that consumes lists).
+    pub fn new(response: Packet, items: Vec<Packet>, complete: Packet) -> ListOutcome {
+        ListOutcome {
+            response,
+            items,
+            complete,
+        }
+    }
+
     /// The item count the server announced in the closing event:
     /// `ListItems` (Asterisk ≥ 12), else `Items` (Asterisk ≤ 11's
     /// `StatusComplete`); `None` when it announced none (Asterisk ≤ 11's
@@ -118,7 +128,7 @@ impl ListOutcome {
     ///     .header("Event", "StatusComplete")
     ///     .header(key, "2")
     ///     .build();
-    /// let list = |complete| ListOutcome { response: response.clone(), items: Vec::new(), complete };
+    /// let list = |complete| ListOutcome::new(response.clone(), Vec::new(), complete);
     /// assert_eq!(list(complete("ListItems")?).announced_items(), Some(2));
     /// assert_eq!(list(complete("Items")?).announced_items(), Some(2)); // Asterisk 11
     /// assert_eq!(list(complete("Total")?).announced_items(), None);
@@ -137,6 +147,7 @@ impl ListOutcome {
 /// `Output:` headers (Asterisk ≥ 14) or a `Response: Follows` raw body
 /// (Asterisk ≤ 13). Lines are byte-exact; blank lines are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommandOutput {
     /// The response packet.
     pub response: Packet,
@@ -145,7 +156,20 @@ pub struct CommandOutput {
 }
 
 impl CommandOutput {
-    pub(crate) fn from_response(response: Packet) -> CommandOutput {
+    /// The output carried by a `Command`'s response packet, in either
+    /// format.
+    ///
+    /// ```
+    /// use amiproto::{CommandOutput, Packet};
+    ///
+    /// let response = Packet::builder()
+    ///     .header("Response", "Success")
+    ///     .header("Output", "Asterisk 22.10.1")
+    ///     .build()?;
+    /// assert_eq!(CommandOutput::from_response(response).text(), "Asterisk 22.10.1");
+    /// # Ok::<(), amiproto::EncodeError>(())
+    /// ```
+    pub fn from_response(response: Packet) -> CommandOutput {
         let lines = match response.body_bytes() {
             Some(body) => split_body_lines(&body).map(|l| body.slice_ref(l)).collect(),
             None => response
@@ -173,6 +197,7 @@ impl CommandOutput {
 
 /// The `OriginateResponse` event that ends an `Originate` with `Async: true`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OriginateOutcome {
     /// The action's own `Response: Success` (`Originate successfully queued`).
     pub response: Packet,
@@ -181,6 +206,11 @@ pub struct OriginateOutcome {
 }
 
 impl OriginateOutcome {
+    /// An outcome from its parts (for tests of code that consumes them).
+    pub fn new(response: Packet, event: Packet) -> OriginateOutcome {
+        OriginateOutcome { response, event }
+    }
+
     /// Whether the call was answered (`Response: Success` in the event).
     pub fn is_success(&self) -> bool {
         self.event

@@ -13,6 +13,7 @@ use super::snapshot::SnapshotKind;
 
 /// How a typed field reads its header(s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldKind {
     /// One value as text (`Option<Cow<str>>`).
     Text,
@@ -34,6 +35,7 @@ pub enum FieldKind {
 
 /// One typed field of an event: its accessor and its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FieldSpec {
     /// The accessor's name (`cause_txt`).
     pub name: &'static str,
@@ -62,6 +64,7 @@ impl FieldSpec {
 
 /// One snapshot of an event: its accessor, kind and prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SnapshotSpec {
     /// The accessor's name (`dest`).
     pub name: &'static str,
@@ -93,6 +96,7 @@ impl SnapshotSpec {
 
 /// The typed layout of one event: what its accessors read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Schema {
     /// The `Event:` name as Asterisk sends it.
     pub name: &'static str,

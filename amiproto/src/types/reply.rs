@@ -258,6 +258,7 @@ response_view! {
 /// One queue of a `QueueStatus` answer: its parameters, then its members
 /// and its waiting callers, in the order Asterisk listed them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueStatusEntry {
     /// The `QueueParams` event.
     pub params: QueueParams,

@@ -52,6 +52,7 @@ pub const BRIDGE_FIELDS: [&str; 8] = [
 
 /// Which kind of snapshot a prefix introduces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SnapshotKind {
     /// A [`ChannelSnapshot`].
     Channel,

@@ -125,6 +125,7 @@ pub fn run_cuts(mut dec: Decoder, data: &[u8], cuts: &[usize]) -> Run {
                 items.push(Item::Packet(Box::new(Snap::of(&p)), p));
                 Some(false)
             }
+            Ok(Some(frame)) => panic!("a frame this helper does not record: {frame:?}"),
             Err(e) => {
                 let fatal = !e.is_recoverable();
                 items.push(Item::Error(e));

@@ -42,7 +42,7 @@ pub fn decode_actions(bytes: &[u8]) -> Vec<Packet> {
     loop {
         match dec.decode_eof(&mut buf) {
             Ok(Some(Frame::Packet(p))) => out.push(p),
-            Ok(Some(Frame::Banner(b))) => panic!("banner in client bytes: {b:?}"),
+            Ok(Some(frame)) => panic!("not an action packet in client bytes: {frame:?}"),
             Ok(None) => return out,
             Err(e) => panic!("client bytes do not decode: {e}"),
         }
