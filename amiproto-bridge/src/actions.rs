@@ -49,6 +49,7 @@ pub const QUEUE_GROUP: &str = "amiproto-bridge";
 
 /// Why an action request got no outcome.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ActionFailure {
     /// `bad_request`, `not_allowed`, `not_connected`, `server` (the PBX
     /// answered `Response: Error`), `timeout`, `connection_lost` (the AMI

@@ -19,6 +19,7 @@ use crate::spill::Spill;
 
 /// Why events are missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GapReason {
     /// The bridge's buffer was at its bound (NATS away or slow).
     BufferFull,

@@ -147,6 +147,9 @@ impl std::fmt::Debug for NatsAuth {
 }
 
 /// Where JetStream keeps messages.
+///
+/// Deliberately exhaustive: these are JetStream's two storage types, the
+/// same two values its stream configuration takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Storage {

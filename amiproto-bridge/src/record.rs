@@ -17,6 +17,7 @@ pub const HEADER_GAP_LAST: &str = "Ami-Gap-Last";
 
 /// What a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// An AMI event.
     Event = 0,
@@ -39,6 +40,7 @@ impl Kind {
 
 /// A message for JetStream.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Record {
     /// Kind.
     pub kind: Kind,
