@@ -561,6 +561,9 @@ impl Serialize for Packet {
 /// Serializes a packet as a map: one entry per distinct key (matched
 /// case-insensitively; first spelling, first position), a string for a key
 /// seen once, a list of strings for a repeated key.
+///
+/// Deliberately a plain public wrapper, written `PacketMap(&packet)`: it
+/// only chooses how a packet serializes, and will hold nothing else.
 #[derive(Clone, Copy, Debug)]
 pub struct PacketMap<'a>(pub &'a Packet);
 

@@ -21,8 +21,9 @@ pub struct Corpus {
     ends: Vec<usize>,
 }
 
-/// A capture with no event packet to replay.
+/// A capture with no event packet to replay (it may say more later).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EmptyCorpus;
 
 impl fmt::Display for EmptyCorpus {
