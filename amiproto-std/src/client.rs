@@ -583,10 +583,18 @@ impl Client {
 
     /// The current connection's generation: 0 for the first, one more for
     /// each connection opened since (so a reconnect whose login failed
-    /// also counts). [`EventItem::Reconnected`] carries it, and so does
-    /// every [`ActionHandle`].
+    /// also counts). Every [`ActionHandle`] carries it. For the number of
+    /// successful reconnects, see [`Client::reconnects`].
     pub fn generation(&self) -> u32 {
         self.conn.generation()
+    }
+
+    /// Successful logins after the first, i.e. reconnects that worked: 0
+    /// until one does. [`EventItem::Reconnected`] carries this count, as
+    /// the tokio client's marker and its `Status::generation` do, so the
+    /// two clients number reconnects alike.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnect.as_ref().map_or(0, Reconnector::logins)
     }
 
     /// Actions submitted and not finished.
@@ -965,8 +973,8 @@ impl Client {
         let generation = self.conn.generation();
         self.trace.logged_in(generation);
         let r = self.reconnect.as_mut()?;
-        r.logged_in(Instant::now());
-        Some(EventItem::Reconnected { generation })
+        let logins = r.logged_in(Instant::now());
+        Some(EventItem::Reconnected { generation: logins })
     }
 
     /// The connection ended: schedule a reconnect if the policy allows.

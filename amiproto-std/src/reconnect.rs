@@ -31,6 +31,8 @@ pub(crate) struct Reconnector {
     filters: Vec<String>,
     /// Changes sent and not answered yet.
     unconfirmed: Vec<(ActionHandle, Change)>,
+    /// Logins after the first (each one a reconnect that succeeded).
+    logins: u32,
 }
 
 impl Reconnector {
@@ -45,6 +47,7 @@ impl Reconnector {
             mask,
             filters: Vec::new(),
             unconfirmed: Vec::new(),
+            logins: 0,
         }
     }
 
@@ -63,8 +66,15 @@ impl Reconnector {
     }
 
     /// A connection logged in at `now`.
-    pub(crate) fn logged_in(&mut self, now: Instant) {
+    pub(crate) fn logged_in(&mut self, now: Instant) -> u32 {
         self.backoff.logged_in(now);
+        self.logins += 1;
+        self.logins
+    }
+
+    /// Logins after the first so far.
+    pub(crate) fn logins(&self) -> u32 {
+        self.logins
     }
 
     /// The connection ended at `now` (or an attempt to open one failed):

@@ -110,7 +110,9 @@ pub enum EventItem {
     /// to nobody in between are missing (re-read any state you track).
     /// Never dropped.
     Reconnected {
-        /// The new connection's generation.
+        /// Successful logins after the first: 1 at the first reconnect
+        /// (what the tokio client's `Status::generation` and the std
+        /// client's `Client::reconnects` count).
         generation: u32,
     },
 }
