@@ -8,11 +8,13 @@ use amiproto::{
     ConnectionError, Event, EventItem, EventMask, EventQueue, ListOutcome, OriginateOutcome,
     Outcome, SendOptions, State, WhileReconnecting,
 };
+use bytes::BytesMut;
 
 use crate::clock::{nanos, Clock};
 use crate::config::ClientConfig;
 use crate::dial::Dialer;
 use crate::outcomes::Outcomes;
+use crate::read_area::{self, ReadArea};
 use crate::reconnect::{left, random_unit, Change, Reconnector};
 use crate::trace::Trace;
 use crate::transport::{is_would_block, Transport};
@@ -76,7 +78,8 @@ pub struct Client {
     /// Reconnect state, once the first login succeeded with a policy.
     reconnect: Option<Reconnector>,
     trace: Trace,
-    read_buf: Vec<u8>,
+    /// Where reads land: straight in the core's input buffer.
+    read_area: ReadArea,
     wbuf: Vec<u8>,
     wpos: usize,
     queue: EventQueue,
@@ -147,7 +150,7 @@ impl Client {
             dialer,
             reconnect: None,
             trace,
-            read_buf: vec![0; read_buffer.max(1024)],
+            read_area: ReadArea::new(read_buffer),
             wbuf: Vec::new(),
             wpos: 0,
             queue: EventQueue::new(events),
@@ -708,16 +711,36 @@ impl Client {
             (self.last_read + nanos(TAKE_IN_EVERY)).saturating_sub(self.clock.resolution());
     }
 
+    /// Read once into the read area; `None` at the end of the stream.
+    fn read_chunk(&mut self) -> io::Result<Option<BytesMut>> {
+        if self.read_area.needs_renewal() {
+            // Moves the unfinished packet; no bytes arrive, so the core
+            // does nothing else.
+            let (area, now) = (&mut self.read_area, self.clock.now());
+            self.conn.handle_read(now, 0, |input| area.renew(input));
+        }
+        match self.io.read(self.read_area.space())? {
+            0 => Ok(None),
+            n => Ok(Some(self.read_area.take(n))),
+        }
+    }
+
+    /// Hand the core bytes read at `now`.
+    fn feed(&mut self, now: Instant, chunk: BytesMut) {
+        self.conn
+            .handle_read(now, 0, |input| read_area::append(input, chunk));
+    }
+
     /// Read once with `timeout` (`None`: no limit) and feed the core.
     fn read_once(&mut self, timeout: Option<Duration>) {
         self.set_read_timeout(timeout);
         loop {
-            let r = self.io.read(&mut self.read_buf);
+            let r = self.read_chunk();
             let now = self.clock.now();
             self.mark_read();
             match r {
-                Ok(0) => self.conn.handle_eof(now),
-                Ok(n) => self.conn.handle_input(now, &self.read_buf[..n]),
+                Ok(None) => self.conn.handle_eof(now),
+                Ok(Some(chunk)) => self.feed(now, chunk),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_would_block(&e) => self.conn.handle_timeout(now),
                 Err(e) => self
@@ -845,15 +868,15 @@ impl Client {
             // so a server that writes faster than we decode cannot keep us
             // from writing (or grow the queue) without end.
             for _ in 0..max_reads {
-                match self.io.read(&mut self.read_buf) {
-                    Ok(0) => {
+                match self.read_chunk() {
+                    Ok(None) => {
                         self.conn.handle_eof(self.clock.now());
                         got = true;
                         break;
                     }
-                    Ok(n) => {
+                    Ok(Some(chunk)) => {
                         let now = self.clock.now();
-                        self.conn.handle_input(now, &self.read_buf[..n]);
+                        self.feed(now, chunk);
                         // Queue each read's events at once: the queue's
                         // bound, not the core's buffer, holds them.
                         self.drain();

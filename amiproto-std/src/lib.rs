@@ -116,6 +116,7 @@ mod config;
 mod dial;
 mod entropy;
 mod outcomes;
+mod read_area;
 mod reconnect;
 #[cfg(feature = "tls")]
 mod tls;

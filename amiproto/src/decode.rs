@@ -740,6 +740,7 @@ impl Decoder {
     fn current_action_id(&self, buf: &[u8]) -> Option<Bytes> {
         self.known
             .action_id
+            .get()
             .map(|n| Bytes::copy_from_slice(self.fields.get(n as usize).value(buf)))
     }
 
@@ -753,7 +754,7 @@ impl Decoder {
     fn opens_body(&self, n: usize, value: &[u8]) -> bool {
         n == 0
             && self.follows_bodies
-            && self.known.response == Some(0)
+            && self.known.response.get() == Some(0)
             && value.eq_ignore_ascii_case(b"Follows")
     }
 

@@ -123,13 +123,60 @@ fn find_colon(line: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
+/// A header's number in its packet, or none: an `Option<u32>` in four
+/// bytes rather than eight. No packet has `u32::MAX` headers (each takes a
+/// byte at least, and a packet is shorter than 4 GiB), so that value means
+/// none. It keeps [`Packet`] small, and packets are moved several times on
+/// their way to a reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderNo(u32);
+
+impl HeaderNo {
+    const NONE: HeaderNo = HeaderNo(u32::MAX);
+
+    /// Header `n`.
+    #[inline(always)]
+    pub(crate) fn some(n: u32) -> HeaderNo {
+        debug_assert!(n != u32::MAX);
+        HeaderNo(n)
+    }
+
+    /// The number, if any.
+    #[inline(always)]
+    pub(crate) fn get(self) -> Option<u32> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_some(self) -> bool {
+        self.0 != u32::MAX
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_none(self) -> bool {
+        self.0 == u32::MAX
+    }
+}
+
+impl Default for HeaderNo {
+    fn default() -> HeaderNo {
+        HeaderNo::NONE
+    }
+}
+
+impl fmt::Debug for HeaderNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 /// Which headers of a packet classify it, found once while indexing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct WellKnown {
-    pub(crate) event: Option<u32>,
-    pub(crate) response: Option<u32>,
-    pub(crate) action: Option<u32>,
-    pub(crate) action_id: Option<u32>,
+    pub(crate) event: HeaderNo,
+    pub(crate) response: HeaderNo,
+    pub(crate) action: HeaderNo,
+    pub(crate) action_id: HeaderNo,
 }
 
 impl WellKnown {
@@ -239,7 +286,7 @@ impl WellKnown {
             _ => return,
         };
         if slot.is_none() {
-            *slot = Some(n as u32);
+            *slot = HeaderNo::some(n as u32);
         }
     }
 }
@@ -540,8 +587,9 @@ impl Packet {
         }
     }
 
-    fn known_value(&self, slot: Option<u32>) -> Option<Value<'_>> {
-        slot.map(|n| Value(&self.raw[self.fields.slots()[n as usize].value_range()]))
+    fn known_value(&self, slot: HeaderNo) -> Option<Value<'_>> {
+        slot.get()
+            .map(|n| Value(&self.raw[self.fields.slots()[n as usize].value_range()]))
     }
 
     /// The first value of `key` (ASCII case-insensitive).
@@ -583,7 +631,7 @@ impl Packet {
 
     /// The `ActionID` as an owned zero-copy slice of the packet.
     pub fn action_id_bytes(&self) -> Option<Bytes> {
-        self.known.action_id.map(|n| {
+        self.known.action_id.get().map(|n| {
             self.raw
                 .slice(self.fields.slots()[n as usize].value_range())
         })
@@ -853,7 +901,7 @@ mod tests {
                         &mut k.response,
                         &mut k.action_id,
                     ];
-                    *slot.into_iter().nth(i).unwrap() = Some(7);
+                    *slot.into_iter().nth(i).unwrap() = HeaderNo::some(7);
                 }
             }
             k

@@ -220,7 +220,13 @@ impl EventQueue {
         };
         if fits && items.iter().all(EventItem::is_droppable) {
             self.pushed += items.len() as u64;
-            self.events.append(items);
+            if self.events.is_empty() {
+                // A reader that keeps up: hand the batch's buffer over
+                // rather than copy every item (`items` keeps ours).
+                std::mem::swap(&mut self.events, items);
+            } else {
+                self.events.append(items);
+            }
             return;
         }
         for item in items.drain(..) {

@@ -742,7 +742,7 @@ impl Session {
         }
         let cause = req.get_str("Cause").trim().parse::<u32>().unwrap_or(16);
         if name.len() > 1 && name.starts_with('/') && name.ends_with('/') {
-            let Ok(re) = regex::Regex::new(&name[1..name.len() - 1]) else {
+            let Ok(re) = regex_lite::Regex::new(&name[1..name.len() - 1]) else {
                 self.send(err_msg(req, "Invalid regex"));
                 return;
             };

@@ -2,7 +2,7 @@
 //!
 //! Supported, as Asterisk 22 does it:
 //! - legacy filters: `Filter: <regex>` includes events whose text matches,
-//!   `Filter: !<regex>` excludes them. The regex (Rust `regex` syntax, close
+//!   `Filter: !<regex>` excludes them. The regex (`regex-lite` syntax, close
 //!   to POSIX extended for what filters use) is searched in the whole event,
 //!   so `Event: Newchannel` and `!Event: VarSet` work as in Asterisk;
 //! - advanced filters: `MatchCriteria: action(include|exclude),name(Event),
@@ -15,7 +15,7 @@
 //! exclude filter drops it.
 
 use amiproto::Packet;
-use regex::bytes::Regex;
+use regex_lite::Regex;
 
 /// Why a filter was refused (the texts are Asterisk's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ enum Method {
 impl Method {
     fn matches(&self, text: &[u8]) -> bool {
         match self {
-            Method::Regex(re) => re.is_match(text),
+            Method::Regex(re) => re.is_match(&String::from_utf8_lossy(text)),
             Method::Exact(v) => text == &v[..],
             Method::StartsWith(v) => text.starts_with(v),
             Method::EndsWith(v) => text.ends_with(v),

@@ -105,6 +105,7 @@ mod config;
 mod login;
 mod outcome;
 mod pending;
+mod reports;
 mod scope;
 mod timers;
 mod unmarked;
@@ -317,7 +318,7 @@ pub struct Connection {
     decoder: Decoder,
     inbuf: BytesMut,
     outbuf: BytesMut,
-    events: VecDeque<Event>,
+    events: reports::Reports,
     pending: PendingTable,
     user_ids: std::collections::HashMap<Box<[u8]>, u64>,
     /// Held actions, in submission order.
@@ -426,7 +427,7 @@ impl Connection {
             decoder,
             inbuf: BytesMut::with_capacity(16 * 1024),
             outbuf: BytesMut::with_capacity(4 * 1024),
-            events: VecDeque::new(),
+            events: reports::Reports::default(),
             pending: PendingTable::default(),
             user_ids: Default::default(),
             queue: VecDeque::new(),
@@ -719,7 +720,7 @@ impl Connection {
             self.next_seq += 1;
             // Its own outcome first: nothing may follow `Closed`.
             if !options.no_reply {
-                self.events.push_back(Event::Done {
+                self.events.push(Event::Done {
                     handle,
                     result: Err(ActionError::Closed(CloseReason::LoggedOff)),
                 });
@@ -899,7 +900,7 @@ impl Connection {
 
     /// The next thing that happened, in arrival order.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     // ----- internals --------------------------------------------------------
@@ -1006,7 +1007,7 @@ impl Connection {
 
     fn on_banner(&mut self, banner: Banner, now: Instant) {
         self.banner = Some(banner.clone());
-        self.events.push_back(Event::Banner(banner));
+        self.events.push(Event::Banner(banner));
         self.state = State::Authenticating;
         self.state_deadline = Some(now + self.config.login_timeout);
         let (step, action) = login::first_step(&self.config);
@@ -1035,7 +1036,7 @@ impl Connection {
             (None, PacketKind::Event) if id.is_none() && !self.unmarked_open.is_empty() => {
                 self.on_unmarked_event(packet)
             }
-            _ => self.events.push_back(Event::Unsolicited(packet)),
+            _ => self.events.push(Event::Unsolicited(packet)),
         }
     }
 
@@ -1071,7 +1072,7 @@ impl Connection {
         };
         match owner {
             Some(seq) => self.on_event(seq, packet),
-            None => self.events.push_back(Event::Unsolicited(packet)),
+            None => self.events.push(Event::Unsolicited(packet)),
         }
     }
 
@@ -1107,7 +1108,7 @@ impl Connection {
                 }
                 return;
             }
-            _ => return self.events.push_back(Event::Unsolicited(packet)),
+            _ => return self.events.push(Event::Unsolicited(packet)),
         }
         match p.role {
             Role::Login(step) => {
@@ -1170,7 +1171,7 @@ impl Connection {
             return;
         };
         if !claims_event(p, &packet) {
-            return self.events.push_back(Event::Unsolicited(packet));
+            return self.events.push(Event::Unsolicited(packet));
         }
         let is_originate_response =
             p.expect == Expect::AsyncOriginate && packet.is_event("OriginateResponse");
@@ -1198,7 +1199,7 @@ impl Connection {
                         generation: self.generation,
                         seq,
                     };
-                    self.events.push_back(Event::ListItem {
+                    self.events.push(Event::ListItem {
                         handle,
                         item: packet,
                     });
@@ -1230,10 +1231,10 @@ impl Connection {
                         };
                         self.finish(seq, Ok(Outcome::Originate(outcome)));
                     }
-                    None => self.events.push_back(Event::Unsolicited(packet)),
+                    None => self.events.push(Event::Unsolicited(packet)),
                 }
             }
-            _ => self.events.push_back(Event::Unsolicited(packet)),
+            _ => self.events.push(Event::Unsolicited(packet)),
         }
     }
 
@@ -1262,7 +1263,7 @@ impl Connection {
                 self.state = State::Ready;
                 self.state_deadline = None;
                 self.liveness.last_rx = Some(now);
-                self.events.push_back(Event::Ready);
+                self.events.push(Event::Ready);
                 self.flush_queue();
             }
             LoginStep::Login => {
@@ -1274,13 +1275,13 @@ impl Connection {
     fn on_skipped(&mut self, error: DecodeError) {
         let seq = error.action_id().and_then(|id| self.lookup(id));
         let Some(seq) = seq else {
-            return self.events.push_back(Event::Skipped(error));
+            return self.events.push(Event::Skipped(error));
         };
         let Some(p) = self.pending.get(&seq) else {
-            return self.events.push_back(Event::Skipped(error));
+            return self.events.push(Event::Skipped(error));
         };
         if p.role != Role::User {
-            return self.events.push_back(Event::Skipped(error));
+            return self.events.push(Event::Skipped(error));
         }
         if matches!(p.progress, Progress::List(_)) {
             // Keep draining the rest of the list quietly.
@@ -1307,7 +1308,7 @@ impl Connection {
         };
         if p.role == Role::User && !p.silent {
             let handle = self.handle(seq);
-            self.events.push_back(Event::Done { handle, result });
+            self.events.push(Event::Done { handle, result });
         }
         self.forget(p);
     }
@@ -1317,7 +1318,7 @@ impl Connection {
         if let Some(p) = self.pending.get(&seq) {
             if p.role == Role::User && !p.silent {
                 let handle = self.handle(seq);
-                self.events.push_back(Event::Done { handle, result });
+                self.events.push(Event::Done { handle, result });
             }
         }
     }
@@ -1409,7 +1410,7 @@ impl Connection {
         seqs.sort_unstable();
         for seq in seqs {
             let handle = self.handle(seq);
-            self.events.push_back(Event::Done {
+            self.events.push(Event::Done {
                 handle,
                 result: Err(ActionError::Closed(reason.clone())),
             });
@@ -1420,7 +1421,7 @@ impl Connection {
         self.in_flight = 0;
         self.deadlines.clear();
         self.close_reason = Some(reason.clone());
-        self.events.push_back(Event::Closed(reason));
+        self.events.push(Event::Closed(reason));
     }
 }
 
