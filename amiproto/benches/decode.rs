@@ -20,6 +20,12 @@
 //!
 //! Run: `cargo bench -p amiproto --bench decode`. Under `cargo test --benches`
 //! (no `--bench` flag) it only checks that the three agree, on a small input.
+//!
+//! For instruction counts, `DECODE_PASSES=decoder:20` (any workload's name)
+//! makes the binary run only that workload, that many passes over the same
+//! stream, and print its packets: `perf stat -e instructions,cycles` over
+//! it, minus a run with `:0` (the stream's set-up), divided by
+//! passes × packets, is instructions per packet.
 
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
@@ -145,9 +151,31 @@ fn median(v: &mut [Duration]) -> Duration {
     v[v.len() / 2]
 }
 
+/// `DECODE_PASSES=name:n`: `n` passes of one workload, nothing else.
+fn passes_only(data: &[u8]) -> bool {
+    let Ok(spec) = std::env::var("DECODE_PASSES") else {
+        return false;
+    };
+    let (name, n) = spec.split_once(':').expect("DECODE_PASSES=name:passes");
+    let n: u64 = n.parse().expect("a number of passes");
+    let (_, f) = WORKLOADS
+        .iter()
+        .find(|(w, _)| *w == name)
+        .expect("a workload's name");
+    let packets: u64 = (0..n).map(|_| f(black_box(data))).sum();
+    println!(
+        "{name}: {n} passes, {packets} packets, {} bytes each pass",
+        data.len()
+    );
+    true
+}
+
 fn main() {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let data = stream(if bench_mode { 64 << 20 } else { 1 << 20 });
+    if passes_only(&data) {
+        return;
+    }
 
     // All three must see the same packets (none is empty in this capture).
     let counts: Vec<u64> = WORKLOADS.iter().map(|(_, f)| f(&data)).collect();

@@ -416,12 +416,12 @@ impl Decoder {
         let mut n = self.fields.len();
         let mut free = self.fields.free(max_headers);
         let end = 'lines: loop {
-            // A block at the line's start; up to three of its lines are
-            // taken, then a block at the next line's start. Taking every line
-            // of fixed blocks instead ends each block on a branch no
-            // predictor guesses (where the last line of a block ends), which
-            // costs more than the overlapping compares. A line longer than a
-            // block, and the last bytes of the buffer, go to the scanner.
+            // A block at the line's start; all its complete lines are taken,
+            // then a block at the next line's start (the unfinished line's).
+            // Stopping after a fixed number of lines instead scans more
+            // blocks per line, and the lines of a block are found in order
+            // by the same bit search either way. A line longer than a block,
+            // and the last bytes of the buffer, go to the scanner.
             let Some(block) = buf
                 .get(line_start..)
                 .and_then(|b| b.first_chunk::<{ scan::BLOCK }>())
@@ -433,7 +433,7 @@ impl Decoder {
             // No line of this block can break the line or packet limit
             // (lines here are shorter than a block).
             let within = max_line_len >= scan::BLOCK && base + scan::BLOCK <= max_packet_len;
-            for _ in 0..3 {
+            loop {
                 if lf == 0 {
                     if line_start == base {
                         break 'lines None;

@@ -6,8 +6,8 @@
 //! `wide`, no `unsafe` here), and lines are taken from the masks: a line's
 //! end is the next LF bit, its key's end the first colon bit before it.
 //!
-//! The decoder's hot path anchors a block at a line's start and takes up to
-//! three lines from it (see `Decoder::fast_headers`); everything else reads
+//! The decoder's hot path anchors a block at a line's start and takes all
+//! its complete lines (see `Decoder::fast_headers`); everything else reads
 //! lines through a [`Scanner`], which scans each byte once however the
 //! stream is cut.
 
