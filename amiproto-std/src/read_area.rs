@@ -13,35 +13,47 @@
 //!
 //! When too little of the area is left, a fresh one is started with the
 //! unfinished packet copied to its front (at most one packet's bytes).
+//! Areas start small ([`FIRST_BLOCK`]) and double, up to the read size,
+//! each time a read fills all the space it was given: an idle connection
+//! keeps a few KiB initialised, a busy one reaches full-size reads after a
+//! handful of reads.
 //! Should the core's buffer not end where the area begins (after a skipped
 //! packet or a closed connection), `unsplit` copies, as `handle_input`
 //! would have: correct either way, only slower.
 
 use bytes::BytesMut;
 
+/// The size of a connection's first area.
+const FIRST_BLOCK: usize = 4 * 1024;
+
 /// Where the next reads land; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct ReadArea {
     /// Initialised bytes not read into yet (its length is its capacity).
     area: BytesMut,
-    /// Most bytes one read takes; a fresh area holds this much.
+    /// Most bytes one read takes, once the connection is busy.
     read_size: usize,
+    /// Most bytes one read takes now; a fresh area holds this much. Grows
+    /// to `read_size`.
+    block: usize,
 }
 
 impl ReadArea {
     /// An area for reads of up to `read_size` bytes (allocated at the
     /// first read).
     pub(crate) fn new(read_size: usize) -> ReadArea {
+        let read_size = read_size.max(1024);
         ReadArea {
             area: BytesMut::new(),
-            read_size: read_size.max(1024),
+            read_size,
+            block: read_size.min(FIRST_BLOCK),
         }
     }
 
     /// Whether a fresh area is due before the next read: less than a
     /// quarter of a read is left.
     pub(crate) fn needs_renewal(&self) -> bool {
-        self.area.len() < self.read_size / 4
+        self.area.len() < self.block / 4
     }
 
     /// Start a fresh area, moving `input` (the core's buffer, which holds
@@ -49,7 +61,7 @@ impl ReadArea {
     /// without copying.
     pub(crate) fn renew(&mut self, input: &mut BytesMut) {
         let kept = input.len();
-        let mut fresh = BytesMut::zeroed(kept + self.read_size);
+        let mut fresh = BytesMut::zeroed(kept + self.block);
         fresh[..kept].copy_from_slice(input);
         *input = fresh.split_to(kept);
         self.area = fresh;
@@ -57,13 +69,17 @@ impl ReadArea {
 
     /// The space the next read fills.
     pub(crate) fn space(&mut self) -> &mut [u8] {
-        let n = self.read_size.min(self.area.len());
+        let n = self.block.min(self.area.len());
         &mut self.area[..n]
     }
 
     /// Take the `n` bytes just read into [`ReadArea::space`]: append them
-    /// to the core's buffer with [`append`].
+    /// to the core's buffer with [`append`]. A read that filled its space
+    /// doubles the next areas' size, up to the read size.
     pub(crate) fn take(&mut self, n: usize) -> BytesMut {
+        if n >= self.block.min(self.area.len()) && self.block < self.read_size {
+            self.block = (self.block * 2).min(self.read_size);
+        }
         self.area.split_to(n)
     }
 }
@@ -112,6 +128,29 @@ mod tests {
             stream.drain(..consumed);
             assert_eq!(&input[..], &stream[..]);
         }
+    }
+
+    #[test]
+    fn areas_start_small_and_grow_while_reads_fill_them() {
+        let mut area = ReadArea::new(64 * 1024);
+        let mut input = BytesMut::new();
+        area.renew(&mut input);
+        assert_eq!(area.space().len(), FIRST_BLOCK, "an idle connection");
+        // A read that does not fill its space leaves the size alone.
+        let _ = area.take(10);
+        assert_eq!(area.block, FIRST_BLOCK);
+        let mut sizes = Vec::new();
+        for _ in 0..12 {
+            if area.needs_renewal() {
+                area.renew(&mut input);
+            }
+            let n = area.space().len();
+            sizes.push(n);
+            append(&mut input, area.take(n));
+            input.clear();
+        }
+        assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+        assert_eq!(*sizes.last().unwrap(), 64 * 1024, "{sizes:?}");
     }
 
     #[test]

@@ -32,7 +32,12 @@ use crate::waiters::{Waiter, Waiters};
 use crate::Error;
 use crate::{ConnectionState, Status};
 
+/// Most bytes one read takes, once the connection is busy.
 const READ_BUF: usize = 64 * 1024;
+
+/// Room for a connection's first reads: an idle connection keeps a few KiB;
+/// the room doubles, up to [`READ_BUF`], each time a read fills it.
+const FIRST_READ: usize = 4 * 1024;
 
 const CMD_BATCH: usize = 1024;
 
@@ -162,6 +167,8 @@ struct Session {
     needs_flush: bool,
     /// Writing was put off for one turn (see [`Driver::poll_session`]).
     deferred: bool,
+    /// Room the next read asks the core's buffer for (see [`FIRST_READ`]).
+    read_room: usize,
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
 }
@@ -801,6 +808,7 @@ impl Driver {
             wbuf: Bytes::new(),
             needs_flush: false,
             deferred: false,
+            read_room: FIRST_READ,
             sleep: Box::pin(tokio::time::sleep_until(far_future())),
             armed: None,
         };
@@ -858,7 +866,7 @@ impl Driver {
                 }
                 // Straight into the core's buffer: no copy on the way.
                 let io = &mut s.io;
-                let read = s.conn.handle_read(std_now(), READ_BUF, |buf| {
+                let read = s.conn.handle_read(std_now(), s.read_room, |buf| {
                     tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
                 });
                 match read {
@@ -867,8 +875,11 @@ impl Driver {
                         busy = true;
                         break;
                     }
-                    Poll::Ready(Ok(_)) => {
+                    Poll::Ready(Ok(n)) => {
                         busy = true;
+                        if n >= s.read_room && s.read_room < READ_BUF {
+                            s.read_room = (s.read_room * 2).min(READ_BUF);
+                        }
                         if let Some(r) = self.drain_events(&mut s.conn) {
                             return Poll::Ready(r);
                         }
