@@ -11,7 +11,8 @@
 # repository (AMI_BENCH_WORKDIR, default ${TMPDIR:-/tmp}/amiproto-bench-peers;
 # the peers it installs are kept there between runs). In the copy, the
 # harness's two amiproto client programs are replaced by this repository's
-# user-shaped ones (tests/benches/user_shaped/{tokio,std}_client.rs: library
+# user-shaped ones (tests/benches/user_shaped/{tokio,std}_client.rs with
+# harness.rs: library
 # defaults, a task per call; same CLI and JSON line as every harness client),
 # built against this checkout; the real corpus is this repository's
 # tests/data/asterisk-22.10.1/13-event-flood capture. Then the harness's
@@ -85,6 +86,8 @@ lto = true
 EOF
   cat > "$dir/src/main.rs" <<EOF
 //! Written by amiproto's scripts/bench-peers.sh.
+#[path = "$REPO/tests/benches/user_shaped/harness.rs"]
+mod harness;
 #[path = "$REPO/tests/benches/user_shaped/${flavour}_client.rs"]
 mod client;
 

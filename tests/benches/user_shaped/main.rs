@@ -35,6 +35,7 @@
 //! The same binary is the client programs: `user_shaped client
 //! (tokio|std|raw) MODE PORT [N WINDOW]`.
 
+mod harness;
 mod process;
 mod raw_client;
 mod report;
