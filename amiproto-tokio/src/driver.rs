@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use amiproto::reconnect::Backoff;
 use amiproto::{
     Action, ActionError, ActionHandle, AmiVersion, CloseReason, Connection, ConnectionError, Event,
     EventMask, Outcome, ResponseStatus, SendOptions, State,
@@ -135,10 +136,9 @@ pub(crate) struct Driver {
     generation: u32,
     /// Whether any connection ever logged in.
     logged_in: bool,
-    /// Reconnect attempts since a connection last stayed up long enough.
-    attempt: u32,
-    /// When the current (or last) connection logged in.
-    ready_at: Option<Instant>,
+    /// Where the reconnect policy stands (attempts since a connection last
+    /// stayed up long enough); `None` without a policy.
+    backoff: Option<Backoff>,
     /// The event mask for the next login: the configured one, or the last
     /// one the server accepted through [`crate::Client::set_event_mask`].
     mask: EventMask,
@@ -193,6 +193,7 @@ impl Driver {
                 .unwrap_or(0);
             t ^ (&subs as *const _ as u64).rotate_left(17) | 1
         };
+        let backoff = config.reconnect.clone().map(Backoff::new);
         Driver {
             mask: config.ami.events.clone(),
             config,
@@ -210,8 +211,7 @@ impl Driver {
             connections: 0,
             generation: 0,
             logged_in: false,
-            attempt: 0,
-            ready_at: None,
+            backoff,
             filters: Vec::new(),
             unconfirmed: Vec::new(),
             shutdown_at: None,
@@ -324,7 +324,8 @@ impl Driver {
                     None => break,
                     Some(Ok(t)) => t,
                     Some(Err(e)) => {
-                        warn!(error = %e, attempt = self.attempt, "connect attempt failed");
+                        let attempt = self.backoff.as_ref().map_or(0, Backoff::attempts);
+                        warn!(error = %e, attempt, "connect attempt failed");
                         self.last_error = Some(e);
                         self.expire_held();
                         if !self.backoff().await {
@@ -377,22 +378,19 @@ impl Driver {
     /// Wait before the next attempt, as the reconnect policy says; false
     /// when there is to be none.
     async fn backoff(&mut self) -> bool {
-        let Some(policy) = self.config.reconnect.clone() else {
-            return false;
-        };
-        if self.stop || self.rx_closed {
-            return false;
-        }
-        if policy.max_attempts.is_some_and(|m| self.attempt >= m) {
-            warn!(attempts = self.attempt, "giving up reconnecting");
+        if self.backoff.is_none() || self.stop || self.rx_closed {
             return false;
         }
         let unit = self.random_unit();
-        let delay = policy.delay(self.attempt, unit);
-        self.set_state(ConnectionState::Reconnecting {
-            attempt: self.attempt,
-        });
-        self.attempt += 1;
+        let Some(backoff) = self.backoff.as_mut() else {
+            return false;
+        };
+        let attempt = backoff.attempts();
+        let Some(delay) = backoff.next_delay(unit) else {
+            warn!(attempts = attempt, "giving up reconnecting");
+            return false;
+        };
+        self.set_state(ConnectionState::Reconnecting { attempt });
         let until = Instant::now() + delay;
         matches!(
             self.offline(Some(until), std::future::pending::<()>())
@@ -404,12 +402,8 @@ impl Driver {
     /// A connection ended: start the backoff again only if it stayed logged
     /// in for the policy's `reset_after`.
     fn settle_backoff(&mut self) {
-        let Some(since) = self.ready_at.take() else {
-            return;
-        };
-        let stable = self.config.reconnect.as_ref().map(|r| r.reset_after);
-        if stable.is_some_and(|d| since.elapsed() >= d) {
-            self.attempt = 0;
+        if let Some(backoff) = &mut self.backoff {
+            backoff.ended(std_now());
         }
     }
 
@@ -755,7 +749,9 @@ impl Driver {
                     self.logged_in = true;
                     self.last_error = None;
                     info!(generation = self.generation, "logged in");
-                    self.ready_at = Some(Instant::now());
+                    if let Some(backoff) = &mut self.backoff {
+                        backoff.logged_in(std_now());
+                    }
                     let generation = self.generation;
                     self.status.send_modify(|s| {
                         s.state = ConnectionState::Ready;
