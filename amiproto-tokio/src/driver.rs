@@ -704,8 +704,18 @@ impl Driver {
     /// Hand out what the core reported; returns the close reason once closed.
     fn drain_events(&mut self, conn: &mut Connection) -> Option<CloseReason> {
         let mut closed = None;
-        let mut listening: Option<bool> = None;
-        while let Some(ev) = conn.poll_event() {
+        let listening = !self.subs.is_empty();
+        loop {
+            // Events wait in the core and go to the batch in runs: those
+            // before another report now, the rest at the hand-out, in one
+            // go (see `Driver::hand_out`). With no one listening, they are
+            // taken here one by one and dropped.
+            let ev = if listening {
+                conn.poll_report(&mut self.batch.items)
+            } else {
+                conn.poll_event()
+            };
+            let Some(ev) = ev else { break };
             match ev {
                 Event::Done { handle, result } => {
                     if !self.unconfirmed.is_empty() {
@@ -723,14 +733,11 @@ impl Driver {
                         }
                     }
                 }
-                Event::Unsolicited(p)
-                    if *listening.get_or_insert_with(|| !self.subs.is_empty()) =>
-                {
-                    self.batch.items.push_back(EventItem::Event(p));
-                }
+                // Only from `poll_event`: no one listens.
+                Event::Unsolicited(_) => {}
                 Event::Skipped(e) => {
                     warn!(error = %e, "packet skipped");
-                    if *listening.get_or_insert_with(|| !self.subs.is_empty()) {
+                    if listening {
                         self.batch.items.push_back(EventItem::Skipped(e));
                     }
                 }
@@ -785,7 +792,10 @@ impl Driver {
     /// Every outcome is stored before any caller is woken: a task awaiting
     /// several of them then takes them all in one run rather than sleeping
     /// again between them. They all precede the turn's events.
-    fn hand_out(&mut self) {
+    fn hand_out(&mut self, conn: &mut Connection) {
+        // The turn's events still in the core, after those already taken
+        // (into an empty batch: their buffer, no copy).
+        conn.poll_unsolicited_into(&mut self.batch.items);
         for list in self.fed.drain(..) {
             list.wake();
         }
@@ -824,7 +834,7 @@ impl Driver {
 
     fn poll_session(&mut self, cx: &mut Context<'_>, s: &mut Session) -> Poll<CloseReason> {
         let r = self.poll_turns(cx, s);
-        self.hand_out();
+        self.hand_out(&mut s.conn);
         r
     }
 
@@ -942,7 +952,7 @@ impl Driver {
                     .unwrap_or(CloseReason::Error(ConnectionError::Aborted));
                 return Poll::Ready(r);
             }
-            self.hand_out();
+            self.hand_out(&mut s.conn);
             if !busy || defer {
                 return Poll::Pending;
             }

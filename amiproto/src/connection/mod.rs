@@ -122,6 +122,7 @@ use crate::error::{
     ActionError, CloseReason, ConnectionError, DecodeError, SendError, Unanswerable,
 };
 use crate::packet::{Packet, PacketKind, ResponseStatus};
+use crate::queue::EventItem;
 use crate::version::{AmiVersion, Banner};
 
 pub use config::{AuthMethod, Config, Endpoint, InFlightLimit, Keepalive, Secret, TLS_IN_FLIGHT};
@@ -901,6 +902,61 @@ impl Connection {
     /// The next thing that happened, in arrival order.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
+    }
+
+    /// Move the unclaimed packets ([`Event::Unsolicited`]) that come next
+    /// to the back of `out`, as [`EventItem::Event`]s in arrival order,
+    /// stopping at the first other report (for [`Connection::poll_event`]);
+    /// returns how many. The same as calling `poll_event` while it returns
+    /// `Unsolicited`, without the work per packet: when only unclaimed
+    /// packets wait and `out` is empty, their buffer is handed over whole
+    /// (`out`'s buffer is kept in its place).
+    ///
+    /// ```
+    /// use amiproto::{Config, Connection, Event, EventItem};
+    /// use std::collections::VecDeque;
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut conn = Connection::new(Config::new("admin", "amp111"), now);
+    /// conn.handle_input(now, b"Asterisk Call Manager/11.0.0\r\n");
+    /// conn.handle_input(now, b"Event: A\r\n\r\nEvent: B\r\n\r\n");
+    /// let mut out = VecDeque::new();
+    /// // The banner comes first: nothing to take before it.
+    /// assert_eq!(conn.poll_unsolicited_into(&mut out), 0);
+    /// assert!(matches!(conn.poll_event(), Some(Event::Banner(_))));
+    /// assert_eq!(conn.poll_unsolicited_into(&mut out), 2);
+    /// assert!(matches!(&out[1], EventItem::Event(p) if p.get_str("Event") == Some("B")));
+    /// assert!(conn.poll_event().is_none());
+    /// ```
+    pub fn poll_unsolicited_into(&mut self, out: &mut VecDeque<EventItem>) -> usize {
+        self.events.take_unsolicited(out)
+    }
+
+    /// The next report that is not an unclaimed packet, after moving the
+    /// unclaimed packets before it to the back of `out` (as
+    /// [`Connection::poll_unsolicited_into`] does); `None` when nothing else
+    /// waits. Unclaimed packets with no other report after them stay
+    /// queued: an adapter can settle each read's outcomes at once and take
+    /// the events of many reads in one go later.
+    ///
+    /// ```
+    /// use amiproto::{Config, Connection, Event, EventItem};
+    /// use std::collections::VecDeque;
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut conn = Connection::new(Config::new("admin", "amp111"), now);
+    /// conn.handle_input(now, b"Asterisk Call Manager/11.0.0\r\nEvent: A\r\n\r\n");
+    /// let mut out = VecDeque::new();
+    /// assert!(matches!(conn.poll_report(&mut out), Some(Event::Banner(_))));
+    /// assert!(conn.poll_report(&mut out).is_none());
+    /// assert!(out.is_empty()); // the event waits
+    /// conn.handle_input(now, b"Event: B\r\n\r\n");
+    /// assert_eq!(conn.poll_unsolicited_into(&mut out), 2);
+    /// ```
+    pub fn poll_report(&mut self, out: &mut VecDeque<EventItem>) -> Option<Event> {
+        self.events.pop_other(out)
     }
 
     // ----- internals --------------------------------------------------------
