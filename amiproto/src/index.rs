@@ -15,6 +15,7 @@
 //! stores). No slot is written twice while a packet refers to it: a block is
 //! rewritten from its start only when the decoder holds its only reference.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -115,15 +116,24 @@ impl Index {
 const MIN_BLOCK: usize = 64;
 const MAX_BLOCK: usize = 2048;
 
+/// Most retired blocks kept for reuse (at most 1 MiB of slots at
+/// [`MAX_BLOCK`]): enough for a consumer that holds the packets of a few
+/// large reads, so a busy connection allocates no block in steady state.
+const MAX_RETIRED: usize = 32;
+
 /// The decoder's side: slots of the packet in progress, after those of the
 /// packets already handed out.
 pub(crate) struct IndexWriter {
     block: Block,
-    /// The block before `block`, reused when no packet refers to it any
-    /// more (a consumer a little behind the decoder still allocates nothing).
-    spare: Option<Block>,
+    /// Blocks filled before `block`, oldest first, reused once no packet
+    /// refers to them any more (packets are mostly dropped in the order
+    /// they were decoded, so the oldest is the one to try).
+    retired: VecDeque<Block>,
     /// Slots of `block` handed out to packets.
     used: usize,
+    /// Blocks allocated so far.
+    #[cfg(test)]
+    allocated: usize,
     /// Slots of the packet in progress (`block[used..used + len]`).
     len: usize,
 }
@@ -132,7 +142,9 @@ impl Default for IndexWriter {
     fn default() -> IndexWriter {
         IndexWriter {
             block: new_block(0),
-            spare: None,
+            retired: VecDeque::new(),
+            #[cfg(test)]
+            allocated: 0,
             used: 0,
             len: 0,
         }
@@ -224,7 +236,8 @@ impl IndexWriter {
     }
 
     /// The block is full: move the packet in progress to the start of a
-    /// block no packet refers to (this one, the spare, or a new one).
+    /// block no packet refers to (this one, the oldest retired one, or a new
+    /// one).
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
@@ -236,13 +249,25 @@ impl IndexWriter {
             self.move_to_front();
             return;
         }
-        let spare = self.spare.take().filter(|s| fits(s));
-        let next = match spare.map(|mut s| (unique(&mut s), s)) {
-            Some((true, spare)) => spare,
-            _ => {
-                let size = (2 * self.block.len()).clamp(MIN_BLOCK, MAX_BLOCK);
-                new_block(size.max(2 * need))
+        // Blocks smaller than the current one (from while it grew) are
+        // not worth keeping.
+        let current = self.block.len();
+        while self.retired.front().is_some_and(|b| b.len() < current) {
+            self.retired.pop_front();
+        }
+        let next = if self
+            .retired
+            .front_mut()
+            .is_some_and(|b| fits(b) && unique(b))
+        {
+            self.retired.pop_front().expect("a front")
+        } else {
+            #[cfg(test)]
+            {
+                self.allocated += 1;
             }
+            let size = (2 * current).clamp(MIN_BLOCK, MAX_BLOCK);
+            new_block(size.max(2 * need))
         };
         for (i, slot) in next[..len].iter().enumerate() {
             slot.store(self.block[self.used + i].load());
@@ -250,7 +275,10 @@ impl IndexWriter {
         let old = std::mem::replace(&mut self.block, next);
         if self.used > 0 {
             // Keep it for reuse once its packets are dropped.
-            self.spare = Some(old);
+            if self.retired.len() == MAX_RETIRED {
+                self.retired.pop_front();
+            }
+            self.retired.push_back(old);
         }
         self.used = 0;
     }
@@ -327,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn blocks_grow_while_packets_are_kept_and_the_spare_is_reused() {
+    fn blocks_grow_while_packets_are_kept_and_retired_ones_are_reused() {
         let mut w = IndexWriter::default();
         let mut kept = Vec::new();
         for n in 0..4 * MAX_BLOCK {
@@ -335,9 +363,9 @@ mod tests {
             kept.push(w.finish());
         }
         assert_eq!(w.block.len(), MAX_BLOCK);
-        // A consumer one block behind: the spare comes back into use.
+        // A consumer one block behind: blocks come back into use.
         kept.clear();
-        let mut blocks = std::collections::HashSet::new();
+        let allocated = w.allocated;
         let mut recent = std::collections::VecDeque::new();
         for n in 0..10 * MAX_BLOCK {
             w.push(field(n));
@@ -345,9 +373,33 @@ mod tests {
             if recent.len() > MAX_BLOCK / 2 {
                 recent.pop_front();
             }
-            blocks.insert(Arc::as_ptr(&w.block) as *const u8 as usize);
         }
-        assert!(blocks.len() <= 3, "{} blocks", blocks.len());
+        assert_eq!(w.allocated, allocated, "no new block");
+    }
+
+    #[test]
+    fn a_consumer_many_blocks_behind_needs_no_new_block_in_steady_state() {
+        const HEADERS: usize = 16;
+        // The packets of 20 blocks are held at any time.
+        let window = 20 * MAX_BLOCK / HEADERS;
+        let mut w = IndexWriter::default();
+        let mut held = std::collections::VecDeque::new();
+        let mut run = |w: &mut IndexWriter, packets: usize| {
+            for n in 0..packets {
+                for h in 0..HEADERS {
+                    w.push(field(n + h));
+                }
+                held.push_back(w.finish());
+                if held.len() > window {
+                    held.pop_front();
+                }
+            }
+        };
+        run(&mut w, 3 * window);
+        let allocated = w.allocated;
+        run(&mut w, 10 * window);
+        assert_eq!(w.allocated, allocated, "no new block");
+        assert!(w.retired.len() <= MAX_RETIRED);
     }
 
     #[test]
