@@ -428,7 +428,7 @@ impl Client {
     /// Asterisk ≥ 14 (`Output:` headers) and ≤ 13 (`Response: Follows`).
     pub async fn command(&self, command: &str) -> Result<CommandOutput, Error> {
         match self.send(Action::command(command.to_owned())).await? {
-            Outcome::Command(c) => Ok(c),
+            Outcome::Command(c) => Ok(*c),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "command output",
             }),
@@ -439,7 +439,7 @@ impl Client {
     /// `QueueStatus`, …) and collect it.
     pub async fn list(&self, action: Action) -> Result<ListOutcome, Error> {
         match self.send(action).await? {
-            Outcome::List(l) => Ok(l),
+            Outcome::List(l) => Ok(*l),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "an event list",
             }),
@@ -497,7 +497,7 @@ impl Client {
             action.async_originate()
         };
         match self.send(action).await? {
-            Outcome::Originate(o) => Ok(o),
+            Outcome::Originate(o) => Ok(*o),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "an OriginateResponse",
             }),
