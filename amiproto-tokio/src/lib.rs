@@ -223,9 +223,17 @@ pub async fn connect_url(url: &str) -> Result<(Client, EventStream), Error> {
 /// the driver logs off and ends.
 #[derive(Clone, Debug)]
 pub struct Client {
+    /// One reference count for every clone: a task per call clones and
+    /// drops the client once per call.
+    shared: Arc<ClientShared>,
+}
+
+/// What every clone of a [`Client`] shares.
+#[derive(Debug)]
+struct ClientShared {
     tx: mpsc::UnboundedSender<Cmd>,
     status: watch::Receiver<Status>,
-    next_id: Arc<AtomicU64>,
+    next_id: AtomicU64,
     /// Why a lazily started client never logged in (see [`connect_lazy`]).
     failure: Arc<OnceLock<Error>>,
 }
@@ -279,7 +287,7 @@ struct CancelOnDrop<'a> {
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.client.tx.send(Cmd::Cancel(self.id));
+            let _ = self.client.shared.tx.send(Cmd::Cancel(self.id));
         }
     }
 }
@@ -326,23 +334,25 @@ impl Client {
         failure: Arc<OnceLock<Error>>,
     ) -> Client {
         Client {
-            tx,
-            status,
-            next_id: Arc::new(AtomicU64::new(0)),
-            failure,
+            shared: Arc::new(ClientShared {
+                tx,
+                status,
+                next_id: AtomicU64::new(0),
+                failure,
+            }),
         }
     }
 
     fn id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.shared.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// [`Error::Closed`] with why the last connection ended.
     fn closed_error(&self) -> Error {
-        if let Some(e) = self.failure.get() {
+        if let Some(e) = self.shared.failure.get() {
             return duplicate_error(e);
         }
-        let reason = self.status.borrow().last_close.clone();
+        let reason = self.shared.status.borrow().last_close.clone();
         Error::Closed(reason.unwrap_or(CloseReason::Error(ConnectionError::Aborted)))
     }
 
@@ -361,7 +371,7 @@ impl Client {
             reply: Reply::Outcome(tx),
             remember,
         };
-        let sent = self.tx.send(cmd).is_ok();
+        let sent = self.shared.tx.send(cmd).is_ok();
         ActionFuture {
             rx: sent.then_some(rx),
             guard: CancelOnDrop {
@@ -400,7 +410,7 @@ impl Client {
             reply: Reply::Accepted(tx),
             remember: None,
         };
-        self.tx.send(cmd).map_err(|_| self.closed_error())?;
+        self.shared.tx.send(cmd).map_err(|_| self.closed_error())?;
         match rx.await {
             Ok(accepted) => accepted,
             Err(_) => Err(self.closed_error()),
@@ -418,7 +428,7 @@ impl Client {
     /// Asterisk ≥ 14 (`Output:` headers) and ≤ 13 (`Response: Follows`).
     pub async fn command(&self, command: &str) -> Result<CommandOutput, Error> {
         match self.send(Action::command(command.to_owned())).await? {
-            Outcome::Command(c) => Ok(c),
+            Outcome::Command(c) => Ok(*c),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "command output",
             }),
@@ -429,7 +439,7 @@ impl Client {
     /// `QueueStatus`, …) and collect it.
     pub async fn list(&self, action: Action) -> Result<ListOutcome, Error> {
         match self.send(action).await? {
-            Outcome::List(l) => Ok(l),
+            Outcome::List(l) => Ok(*l),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "an event list",
             }),
@@ -471,8 +481,8 @@ impl Client {
             reply: Reply::Stream(shared.clone()),
             remember: None,
         };
-        match self.tx.send(cmd) {
-            Ok(()) => ListStream::new(shared, self.tx.downgrade(), id),
+        match self.shared.tx.send(cmd) {
+            Ok(()) => ListStream::new(shared, self.shared.tx.downgrade(), id),
             Err(_) => ListStream::failed(self.closed_error()),
         }
     }
@@ -487,7 +497,7 @@ impl Client {
             action.async_originate()
         };
         match self.send(action).await? {
-            Outcome::Originate(o) => Ok(o),
+            Outcome::Originate(o) => Ok(*o),
             _ => Err(Error::UnexpectedOutcome {
                 expected: "an OriginateResponse",
             }),
@@ -508,7 +518,7 @@ impl Client {
             Err(e) => e.is_timeout(),
         };
         if closes {
-            let mut w = self.status.clone();
+            let mut w = self.shared.status.clone();
             let _ = w.wait_for(|s| s.state == ConnectionState::Closed).await;
         }
         r.map(|_| ())
@@ -526,7 +536,7 @@ impl Client {
     /// streams then end. To log off politely instead, use
     /// [`Client::logoff`].
     pub async fn disconnect(&self) {
-        let _ = self.tx.send(Cmd::Disconnect);
+        let _ = self.shared.tx.send(Cmd::Disconnect);
         self.closed().await;
     }
 
@@ -555,7 +565,7 @@ impl Client {
 
     fn subscribe(&self, filter: Option<EventFilter>, overflow: Overflow) -> EventStream {
         let (sub, mut stream) = events::subscriber(filter, overflow);
-        if self.tx.send(Cmd::Subscribe(sub)).is_err() {
+        if self.shared.tx.send(Cmd::Subscribe(sub)).is_err() {
             stream.close_now();
         }
         stream
@@ -589,26 +599,26 @@ impl Client {
 
     /// The current state.
     pub fn status(&self) -> Status {
-        self.status.borrow().clone()
+        self.shared.status.borrow().clone()
     }
 
     /// The server's last banner as received (see [`Status::banner`]), also
     /// when its version could not be parsed.
     pub fn banner(&self) -> Option<Banner> {
-        self.status.borrow().banner.clone()
+        self.shared.status.borrow().banner.clone()
     }
 
     /// A `watch` of the state (connecting, authenticating, ready,
     /// reconnecting, closed) and the AMI version.
     pub fn status_watch(&self) -> watch::Receiver<Status> {
-        self.status.clone()
+        self.shared.status.clone()
     }
 
     /// Wait until the client is logged in (again), or closed: then
     /// [`Error::Closed`] with the reason, or, for a client from
     /// [`connect_lazy`] that never logged in, the error that stopped it.
     pub async fn ready(&self) -> Result<(), Error> {
-        let mut w = self.status.clone();
+        let mut w = self.shared.status.clone();
         let ready = w
             .wait_for(|s| matches!(s.state, ConnectionState::Ready | ConnectionState::Closed))
             .await
@@ -623,12 +633,12 @@ impl Client {
 
     /// Whether the driver has ended.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.shared.tx.is_closed()
     }
 
     /// Wait until the driver has ended.
     pub async fn closed(&self) {
-        self.tx.closed().await
+        self.shared.tx.closed().await
     }
 }
 

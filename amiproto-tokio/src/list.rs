@@ -155,7 +155,7 @@ impl ListStream {
         self.cancel = None;
         Poll::Ready(match self.end.take() {
             Some(Ok(Outcome::List(list))) => {
-                self.outcome = Some(list);
+                self.outcome = Some(*list);
                 None
             }
             Some(Ok(_)) => Some(Err(Error::UnexpectedOutcome {

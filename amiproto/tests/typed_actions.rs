@@ -413,9 +413,9 @@ fn an_outcome_of_another_shape_comes_back_whole() {
         vec![item("CoreShowChannel"), item("Newchannel")],
         item("CoreShowChannelsComplete"),
     );
-    let e = CoreShowChannels::reply(Outcome::List(list.clone())).unwrap_err();
+    let e = CoreShowChannels::reply(Outcome::List(Box::new(list.clone()))).unwrap_err();
     assert!(matches!(e, ReplyError::Item { index: 1, .. }), "{e}");
-    assert_eq!(e.into_outcome(), Outcome::List(list));
+    assert_eq!(e.into_outcome(), Outcome::from(list));
     // A QueueMember before any QueueParams.
     let list = ListOutcome::new(
         response.clone(),
@@ -423,7 +423,7 @@ fn an_outcome_of_another_shape_comes_back_whole() {
         item("QueueStatusComplete"),
     );
     assert!(matches!(
-        QueueStatus::reply(Outcome::List(list)),
+        QueueStatus::reply(list.into()),
         Err(ReplyError::Item { index: 0, .. })
     ));
     // A response where command output was expected.

@@ -1158,7 +1158,7 @@ impl Connection {
                             response: packet,
                             event,
                         };
-                        self.finish(seq, Ok(Outcome::Originate(outcome)));
+                        self.finish(seq, Ok(Outcome::Originate(Box::new(outcome))));
                     }
                     None => o.response = Some(packet),
                 }
@@ -1185,7 +1185,7 @@ impl Connection {
         match p.expect {
             Expect::Command => {
                 let out = CommandOutput::from_response(packet);
-                self.finish(seq, Ok(Outcome::Command(out)));
+                self.finish(seq, Ok(Outcome::Command(Box::new(out))));
             }
             Expect::AsyncOriginate => {
                 p.progress = Progress::Originate(Box::new(OriginateProgress {
@@ -1243,7 +1243,7 @@ impl Connection {
                     items,
                     complete: packet,
                 };
-                self.finish(seq, Ok(Outcome::List(list)));
+                self.finish(seq, Ok(Outcome::List(Box::new(list))));
             }
             Progress::List(open) => {
                 let items = &mut open.items;
@@ -1285,7 +1285,7 @@ impl Connection {
                             response,
                             event: packet,
                         };
-                        self.finish(seq, Ok(Outcome::Originate(outcome)));
+                        self.finish(seq, Ok(Outcome::Originate(Box::new(outcome))));
                     }
                     None => self.events.push(Event::Unsolicited(packet)),
                 }

@@ -5,6 +5,11 @@ use bytes::Bytes;
 use crate::packet::{split_body_lines, Packet};
 
 /// The successful outcome of one action.
+///
+/// The rarer, larger kinds are boxed: an outcome is moved several times on
+/// its way to the caller (across threads in the tokio client), and the
+/// common one, a single response, stays a packet wide. `From` builds any
+/// kind (`Outcome::from(list)`); field access goes through the box.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -13,11 +18,11 @@ pub enum Outcome {
     Response(Packet),
     /// An event list, collected (or, when streamed, with no items: they came
     /// as [`crate::Event::ListItem`]s).
-    List(ListOutcome),
+    List(Box<ListOutcome>),
     /// The output of a `Command` action.
-    Command(CommandOutput),
+    Command(Box<CommandOutput>),
     /// The `OriginateResponse` event of an `Originate` with `Async: true`.
-    Originate(OriginateOutcome),
+    Originate(Box<OriginateOutcome>),
 }
 
 impl Outcome {
@@ -45,7 +50,7 @@ impl Outcome {
     ///     .header("Event", "OriginateResponse")
     ///     .header("Response", "Success")
     ///     .build()?;
-    /// let outcome = Outcome::Originate(OriginateOutcome::new(queued.clone(), event.clone()));
+    /// let outcome = Outcome::from(OriginateOutcome::new(queued.clone(), event.clone()));
     /// assert_eq!(outcome.packet(), &event);
     /// assert_eq!(Outcome::Response(queued.clone()).packet(), &queued);
     /// # Ok::<(), amiproto::EncodeError>(())
@@ -70,7 +75,7 @@ impl Outcome {
     /// The list, if this is one.
     pub fn into_list(self) -> Option<ListOutcome> {
         match self {
-            Outcome::List(l) => Some(l),
+            Outcome::List(l) => Some(*l),
             _ => None,
         }
     }
@@ -78,7 +83,7 @@ impl Outcome {
     /// The command output, if this is one.
     pub fn into_command(self) -> Option<CommandOutput> {
         match self {
-            Outcome::Command(c) => Some(c),
+            Outcome::Command(c) => Some(*c),
             _ => None,
         }
     }
@@ -86,9 +91,37 @@ impl Outcome {
     /// The originate result, if this is one.
     pub fn into_originate(self) -> Option<OriginateOutcome> {
         match self {
-            Outcome::Originate(o) => Some(o),
+            Outcome::Originate(o) => Some(*o),
             _ => None,
         }
+    }
+}
+
+impl From<Packet> for Outcome {
+    /// [`Outcome::Response`].
+    fn from(response: Packet) -> Outcome {
+        Outcome::Response(response)
+    }
+}
+
+impl From<ListOutcome> for Outcome {
+    /// [`Outcome::List`] (boxed).
+    fn from(list: ListOutcome) -> Outcome {
+        Outcome::List(Box::new(list))
+    }
+}
+
+impl From<CommandOutput> for Outcome {
+    /// [`Outcome::Command`] (boxed).
+    fn from(output: CommandOutput) -> Outcome {
+        Outcome::Command(Box::new(output))
+    }
+}
+
+impl From<OriginateOutcome> for Outcome {
+    /// [`Outcome::Originate`] (boxed).
+    fn from(outcome: OriginateOutcome) -> Outcome {
+        Outcome::Originate(Box::new(outcome))
     }
 }
 
@@ -227,5 +260,15 @@ impl OriginateOutcome {
     /// The `Uniqueid` of the originated channel.
     pub fn unique_id(&self) -> Option<&str> {
         self.event.get_str("Uniqueid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_is_no_wider_than_a_packet_and_its_tag() {
+        assert!(std::mem::size_of::<Outcome>() <= std::mem::size_of::<Packet>() + 8);
     }
 }

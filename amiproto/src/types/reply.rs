@@ -85,7 +85,7 @@ fn list_items(
     empty_ok: bool,
 ) -> Result<ListOutcome, ReplyError> {
     match outcome {
-        Outcome::List(l) => Ok(l),
+        Outcome::List(l) => Ok(*l),
         Outcome::Response(p) if empty_ok => Ok(ListOutcome {
             complete: p.clone(),
             response: p,
@@ -108,7 +108,7 @@ impl<K: EventKind> FromOutcome for Vec<EventOf<K>> {
                 action,
                 expected: K::NAME,
                 index,
-                outcome: Box::new(Outcome::List(list)),
+                outcome: Box::new(Outcome::List(Box::new(list))),
             });
         }
         Ok(list.items.into_iter().map(EventOf::wrap).collect())
@@ -152,7 +152,7 @@ impl FromOutcome for CommandOutput {
         _: bool,
     ) -> Result<CommandOutput, ReplyError> {
         match outcome {
-            Outcome::Command(c) => Ok(c),
+            Outcome::Command(c) => Ok(*c),
             other => Err(shape(action, "command output", other)),
         }
     }
@@ -303,7 +303,7 @@ fn queue_status(
             action,
             expected: "QueueParams, QueueMember or QueueEntry",
             index,
-            outcome: Box::new(Outcome::List(list)),
+            outcome: Box::new(Outcome::List(Box::new(list))),
         });
     }
     let mut out: Vec<QueueStatusEntry> = Vec::new();
@@ -366,10 +366,10 @@ fn originate(action: &'static str, outcome: Outcome) -> Result<OriginateReply, R
             Err(packet) => Err(shape(
                 action,
                 "an OriginateResponse event",
-                Outcome::Originate(crate::connection::OriginateOutcome {
+                Outcome::Originate(Box::new(crate::connection::OriginateOutcome {
                     response: o.response,
                     event: packet,
-                }),
+                })),
             )),
         },
         other => Err(shape(action, "a response", other)),
