@@ -96,6 +96,15 @@ impl FieldIdx {
     pub(crate) fn is_bare(&self) -> bool {
         self.value_start == self.start
     }
+
+    /// Whether this line's key is `key` (ASCII case-insensitive), `len`
+    /// being `key.len()`: the lengths decide first.
+    #[inline(always)]
+    pub(crate) fn is_key(&self, raw: &[u8], key: &[u8], len: u32) -> bool {
+        self.key_end - self.start == len
+            && !self.is_bare()
+            && self.key(raw).eq_ignore_ascii_case(key)
+    }
 }
 
 /// The first `:` in `line`, eight bytes at a time: keys are short, so this
@@ -601,7 +610,21 @@ impl Packet {
 
     /// The first value of `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
-        self.headers().find(|h| h.is(key)).map(|h| h.value())
+        self.find_field(key.as_bytes())
+            .map(|f| Value(f.value(&self.raw)))
+    }
+
+    /// The index of the first line whose key is `key` (ASCII
+    /// case-insensitive). Lengths are compared first, from the index alone,
+    /// so most lines are passed over without reading their bytes.
+    #[inline]
+    fn find_field(&self, key: &[u8]) -> Option<FieldIdx> {
+        let len = u32::try_from(key.len()).ok()?;
+        self.fields
+            .slots()
+            .iter()
+            .map(Slot::load)
+            .find(|f| f.is_key(&self.raw, key, len))
     }
 
     /// The first value of `key` as UTF-8 text; `None` when absent or not
@@ -612,7 +635,13 @@ impl Packet {
 
     /// Every value of `key` (ASCII case-insensitive), in wire order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
-        self.headers().filter(move |h| h.is(key)).map(|h| h.value())
+        let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
+        self.fields
+            .slots()
+            .iter()
+            .map(Slot::load)
+            .filter(move |f| f.is_key(&self.raw, key.as_bytes(), len))
+            .map(|f| Value(f.value(&self.raw)))
     }
 
     /// Whether a header `key` is present.
@@ -623,11 +652,7 @@ impl Packet {
     /// The first value of `key` as an owned zero-copy [`Bytes`] slice of the
     /// packet.
     pub fn get_bytes(&self, key: &str) -> Option<Bytes> {
-        self.fields
-            .slots()
-            .iter()
-            .map(Slot::load)
-            .find(|f| !f.is_bare() && f.key(&self.raw).eq_ignore_ascii_case(key.as_bytes()))
+        self.find_field(key.as_bytes())
             .map(|f| self.raw.slice(f.value_start as usize..f.end as usize))
     }
 

@@ -287,6 +287,51 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Looking a key up (`get`, `get_str`, `get_all`, `get_bytes`,
+    /// `contains`) finds exactly what walking the headers and comparing
+    /// keys finds, on lines someone else wrote: bare lines, colons without
+    /// a space, empty keys, keys in any case.
+    #[test]
+    fn key_lookups_agree_with_the_header_walk(
+        lines in prop::collection::vec(foreign_line(), 1..12),
+        extra in prop::collection::vec("[A-Za-z:]{0,10}", 0..4),
+    ) {
+        let mut data = b"Event: UserEvent\r\n".to_vec();
+        for line in &lines {
+            data.extend_from_slice(line);
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b"\r\n");
+        let r = run_whole(Decoder::new().banner_mode(BannerMode::Absent), &data);
+        let Some(p) = r.items.first().and_then(Item::packet) else {
+            // Lines that break a limit are skipped as a whole: nothing to look up.
+            return Ok(());
+        };
+        let mut keys: Vec<String> = p.headers().map(|h| h.key_str().into_owned()).collect();
+        keys.extend(keys.clone().iter().map(|k| k.to_ascii_uppercase()));
+        keys.extend(extra);
+        keys.push(String::new());
+        for key in &keys {
+            let walked: Vec<&[u8]> = p
+                .headers()
+                .filter(|h| h.is(key))
+                .map(|h| h.value().as_bytes())
+                .collect();
+            let got: Vec<&[u8]> = p.get_all(key).map(|v| v.as_bytes()).collect();
+            prop_assert_eq!(&got, &walked, "{:?}", key);
+            prop_assert_eq!(p.get(key).map(|v| v.as_bytes()), walked.first().copied());
+            let bytes = p.get_bytes(key);
+            prop_assert_eq!(bytes.as_deref(), walked.first().copied());
+            prop_assert_eq!(p.contains(key), !walked.is_empty());
+            prop_assert_eq!(
+                p.get_str(key),
+                walked.first().and_then(|v| std::str::from_utf8(v).ok())
+            );
+        }
+    }
+}
+
 /// Limits from tiny (every packet trips one) to the defaults.
 fn limits() -> impl Strategy<Value = Limits> {
     prop_oneof![

@@ -17,7 +17,10 @@
 //! - calls: `ami-load ping` answers every action; the raw socket
 //!   (pre-encoded Pings), the tokio client (a task per call, at most 256 in
 //!   flight; and one task driving `FuturesUnordered`) and the blocking
-//!   client (`submit`/`wait`, 256 in flight) send Pings.
+//!   client (`submit`/`wait`, 256 in flight) send Pings; beside the tokio
+//!   rows, the tokio floor (`tokio_floor.rs`: the same two program shapes
+//!   around a driver task that only writes pre-encoded Pings and completes
+//!   callers in order, no protocol) shows what of their cost is tokio's own.
 //!
 //! CPU per item is the user + system time of the whole client process
 //! (`getrusage` of the waited child) divided by the items it counted.
@@ -26,14 +29,14 @@
 //! (1,000,000 per client run), `AMI_BENCH_RAW_EVENTS` (10,000,000),
 //! `AMI_BENCH_CALLS` (300,000), `AMI_BENCH_RAW_CALLS` (2,000,000),
 //! `AMI_BENCH_WINDOW` (256), `AMI_BENCH_ONLY` (row ids, comma-separated:
-//! `tokio-events,std-events,tokio-ping,tokio-unordered,std-ping`; the
-//! baselines always run).
+//! `tokio-events,std-events,tokio-ping,tokio-unordered,tokio-floor-ping,
+//! tokio-floor-unordered,std-ping`; the baselines always run).
 //!
 //! Run without `--bench` (`cargo test --benches`), it is a smoke test: one
 //! small round, failing on any incomplete run.
 //!
 //! The same binary is the client programs: `user_shaped client
-//! (tokio|std|raw) MODE PORT [N WINDOW]`.
+//! (tokio|std|raw|tokio-floor) MODE PORT [N WINDOW]`.
 
 mod harness;
 mod process;
@@ -41,6 +44,7 @@ mod raw_client;
 mod report;
 mod std_client;
 mod tokio_client;
+mod tokio_floor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,6 +113,22 @@ const SPECS: &[Spec] = &[
         baseline: Some("raw-ping"),
     },
     Spec {
+        id: "tokio-floor-ping",
+        label: "tokio floor, a task per call (no protocol)",
+        program: "tokio-floor",
+        mode: "ping",
+        events: false,
+        baseline: Some("raw-ping"),
+    },
+    Spec {
+        id: "tokio-floor-unordered",
+        label: "tokio floor, one task + FuturesUnordered (no protocol)",
+        program: "tokio-floor",
+        mode: "ping-unordered",
+        events: false,
+        baseline: Some("raw-ping"),
+    },
+    Spec {
         id: "std-ping",
         label: "std, Ping, submit/wait",
         program: "std",
@@ -133,8 +153,11 @@ fn main() -> ExitCode {
             Some("tokio") => tokio_client::main(rest),
             Some("std") => std_client::main(rest),
             Some("raw") => raw_client::main(rest),
+            Some("tokio-floor") => tokio_floor::main(rest),
             _ => {
-                eprintln!("usage: user_shaped client (tokio|std|raw) MODE PORT [N WINDOW]");
+                eprintln!(
+                    "usage: user_shaped client (tokio|std|raw|tokio-floor) MODE PORT [N WINDOW]"
+                );
                 ExitCode::from(2)
             }
         };
