@@ -1,5 +1,6 @@
 //! The blocking client.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,10 @@ pub struct Client {
     wbuf: Vec<u8>,
     wpos: usize,
     queue: EventQueue,
+    /// Events taken from the core in one go and not handed out yet: older
+    /// than anything still in the core, newer than the queue (filled only
+    /// with the queue empty, moved into it before anything else is).
+    from_core: VecDeque<EventItem>,
     outcomes: Outcomes,
     closed: Option<CloseReason>,
     read_timeout: Option<Duration>,
@@ -154,6 +159,7 @@ impl Client {
             wbuf: Vec::new(),
             wpos: 0,
             queue: EventQueue::new(events),
+            from_core: VecDeque::new(),
             outcomes: Outcomes::default(),
             closed: None,
             read_timeout: Some(Duration::ZERO),
@@ -520,7 +526,10 @@ impl Client {
     /// holds first, like every call).
     pub fn try_next_event(&mut self) -> Option<EventItem> {
         self.take_in();
-        self.queue.pop()
+        // With the queue empty, what the core decoded last is next (as in
+        // `next_event`): events of a read already made are never left
+        // waiting for the next one.
+        self.queue.pop().or_else(|| self.next_from_core())
     }
 
     /// A blocking iterator over events; it ends after the connection does
@@ -656,20 +665,20 @@ impl Client {
     /// The next event the core holds, handling outcomes and the close on
     /// the way. Only called with the queue empty, so order is kept.
     fn next_from_core(&mut self) -> Option<EventItem> {
-        while let Some(event) = self.conn.poll_event() {
-            // Events come by the million: handed out here, without a call
-            // (matched in place, so the large enum is not moved again).
-            if matches!(event, Event::Unsolicited(_)) {
-                let Event::Unsolicited(p) = event else {
-                    unreachable!("matched above")
-                };
-                return Some(EventItem::Event(p));
+        loop {
+            if let Some(item) = self.from_core.pop_front() {
+                return Some(item);
             }
+            // Events come by the million: the next run of them is taken in
+            // one go; other reports one at a time.
+            if self.conn.poll_unsolicited_into(&mut self.from_core) > 0 {
+                continue;
+            }
+            let event = self.conn.poll_event()?;
             if let Some(item) = self.on_event(event) {
                 return Some(item);
             }
         }
-        None
     }
 
     /// Take in what the socket holds, without waiting, unless it was read
@@ -929,6 +938,11 @@ impl Client {
 
     /// Hand the core's events to their places.
     fn drain(&mut self) {
+        // Events taken from the core earlier are older than what is left
+        // there: they join the queue first.
+        if !self.from_core.is_empty() {
+            self.queue.push_all(&mut self.from_core);
+        }
         while let Some(event) = self.conn.poll_event() {
             if let Some(item) = self.on_event(event) {
                 self.queue.push(item);

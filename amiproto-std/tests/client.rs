@@ -197,6 +197,53 @@ fn events_in_the_login_read_are_not_lost() {
     server.join().unwrap();
 }
 
+/// One read brings several events: after `next_event` hands out the first,
+/// `try_next_event` hands out the rest at once (they were read already),
+/// and a call that takes in more (here `send`) keeps them ahead of newer
+/// events.
+#[test]
+fn events_of_one_read_come_in_order_through_every_call() {
+    let (url, server) = serve("?auth=plain", |mut peer| {
+        peer.login();
+        // Later than the login's read: the client is waiting in
+        // `next_event` when the burst arrives.
+        std::thread::sleep(Duration::from_millis(100));
+        let burst: String = (0..5).map(event).collect();
+        peer.write(burst.as_bytes());
+        let ping = peer.read_packet().unwrap();
+        let id = header(&ping, "ActionID").unwrap();
+        let mut more: String = (5..8).map(event).collect();
+        more.push_str(&format!(
+            "Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n"
+        ));
+        peer.write(more.as_bytes());
+        peer.drain();
+    });
+    let mut client = Client::connect(fast(&url)).unwrap();
+    let first = client.next_event(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(first.as_ref().map(number), Some(0));
+    // The same read's next two, without waiting for another.
+    for n in 1..3 {
+        assert_eq!(client.try_next_event().as_ref().map(number), Some(n));
+    }
+    let pong = client.send(Action::ping()).unwrap();
+    assert_eq!(pong.packet().get_str("Ping"), Some("Pong"));
+    let rest: Vec<usize> = (3..8)
+        .map(|_| {
+            number(
+                &client
+                    .next_event(Some(Duration::from_secs(5)))
+                    .unwrap()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rest, (3..8).collect::<Vec<_>>());
+    assert_eq!(client.try_next_event(), None);
+    drop(client);
+    server.join().unwrap();
+}
+
 #[test]
 fn events_during_send_are_queued_in_order() {
     let (url, server) = serve("?auth=plain", |mut peer| {
