@@ -116,9 +116,10 @@ impl Index {
 const MIN_BLOCK: usize = 64;
 const MAX_BLOCK: usize = 2048;
 
-/// Most retired blocks kept for reuse (at most 1 MiB of slots at
-/// [`MAX_BLOCK`]): enough for a consumer that holds the packets of a few
-/// large reads, so a busy connection allocates no block in steady state.
+/// Most retired blocks kept for reuse (only blocks of up to [`MAX_BLOCK`]
+/// slots are kept: at most 1 MiB): enough for a consumer that holds the
+/// packets of a few large reads, so a busy connection allocates no block
+/// in steady state.
 const MAX_RETIRED: usize = 32;
 
 /// The decoder's side: slots of the packet in progress, after those of the
@@ -273,8 +274,10 @@ impl IndexWriter {
             slot.store(self.block[self.used + i].load());
         }
         let old = std::mem::replace(&mut self.block, next);
-        if self.used > 0 {
-            // Keep it for reuse once its packets are dropped.
+        // Keep it for reuse once its packets are dropped; not a block
+        // sized for one outsized packet: a peer sending such packets
+        // would otherwise have the decoder keep up to MAX_RETIRED of them.
+        if self.used > 0 && old.len() <= MAX_BLOCK {
             if self.retired.len() == MAX_RETIRED {
                 self.retired.pop_front();
             }
@@ -416,6 +419,33 @@ mod tests {
             assert_eq!(slot.load(), field(i));
         }
         assert_eq!(small.slots()[0].load(), field(0));
+    }
+
+    #[test]
+    fn blocks_of_outsized_packets_are_not_kept_for_reuse() {
+        let mut w = IndexWriter::default();
+        let mut held = Vec::new();
+        for round in 0..2 * MAX_RETIRED {
+            // An outsized packet, then ordinary ones until blocks turn over.
+            for n in 0..2 * MAX_BLOCK {
+                w.push(field(n));
+            }
+            held.push(w.finish());
+            for n in 0..4 * MAX_BLOCK {
+                w.push(field(n));
+                held.push(w.finish());
+            }
+            let kept: usize = w.retired.iter().map(|b| b.len()).sum();
+            assert!(
+                w.retired.iter().all(|b| b.len() <= MAX_BLOCK),
+                "round {round}: an outsized block kept"
+            );
+            assert!(
+                kept <= MAX_RETIRED * MAX_BLOCK,
+                "round {round}: {kept} slots kept"
+            );
+        }
+        assert!(held.iter().any(|p| p.len() == 2 * MAX_BLOCK));
     }
 
     #[test]
