@@ -1,40 +1,16 @@
-//! The queue of [`Event`]s a connection reports, kept compact.
+//! The queue of [`Event`]s a connection reports, kept in arrival order.
 //!
-//! An [`Event`] is as large as its largest variant (an action's error),
-//! while nearly every report is a packet: an event or an answer. Every
-//! report is moved into the queue and out of it, so the queue keeps
-//! unclaimed packets in a lane of their own, already in the form a reader
-//! gets them ([`EventItem::Event`]), the other packets (list items, an
-//! action's single response) in slots sized for a packet, and the rarer,
-//! larger reports in lanes of their own. Each slot remembers how many
-//! unclaimed packets came before it, so the order of arrival is kept, and
-//! a run of unclaimed packets can be taken in one go
-//! ([`Reports::take_unsolicited`]).
+//! Nearly every report is an unclaimed packet (an event nobody's action
+//! claimed), by the million under a flood. Those wait in a lane of their
+//! own, already in the form a reader gets them ([`EventItem::Event`]), so
+//! that a run of them can be taken in one go
+//! ([`Reports::take_unsolicited`]); every other report remembers how many
+//! unclaimed packets came before it, so the order of arrival is kept.
 
 use std::collections::VecDeque;
 
-use super::{ActionHandle, Event, Outcome};
-use crate::packet::Packet;
+use super::Event;
 use crate::queue::EventItem;
-use crate::ActionError;
-
-/// One report other than an unclaimed packet; the large ones wait in a lane.
-#[derive(Debug)]
-enum Slot {
-    ListItem {
-        handle: ActionHandle,
-        item: Packet,
-    },
-    /// An action answered by one response (the common outcome).
-    Response {
-        handle: ActionHandle,
-        packet: Packet,
-    },
-    /// The front of [`Reports::done`].
-    Done,
-    /// The front of [`Reports::other`].
-    Other,
-}
 
 /// Reports waiting for [`super::Connection::poll_event`], in arrival order.
 #[derive(Debug, Default)]
@@ -45,36 +21,20 @@ pub(crate) struct Reports {
     pushed: u64,
     /// The other reports, each with the number of unclaimed packets queued
     /// before it.
-    order: VecDeque<(u64, Slot)>,
-    done: VecDeque<(ActionHandle, Result<Outcome, ActionError>)>,
-    other: VecDeque<Event>,
+    order: VecDeque<(u64, Event)>,
 }
 
 impl Reports {
     /// Queue `event` after the others.
     #[inline(always)]
     pub(crate) fn push(&mut self, event: Event) {
-        let slot = match event {
+        match event {
             Event::Unsolicited(p) => {
                 self.unsolicited.push_back(EventItem::Event(p));
                 self.pushed += 1;
-                return;
             }
-            Event::ListItem { handle, item } => Slot::ListItem { handle, item },
-            Event::Done {
-                handle,
-                result: Ok(Outcome::Response(packet)),
-            } => Slot::Response { handle, packet },
-            Event::Done { handle, result } => {
-                self.done.push_back((handle, result));
-                Slot::Done
-            }
-            other => {
-                self.other.push_back(other);
-                Slot::Other
-            }
-        };
-        self.order.push_back((self.pushed, slot));
+            other => self.order.push_back((self.pushed, other)),
+        }
     }
 
     /// How many unclaimed packets come before the next other report (all
@@ -99,19 +59,7 @@ impl Reports {
                 _ => unreachable!("the lane holds unclaimed packets only"),
             };
         }
-        let (_, slot) = self.order.pop_front()?;
-        Some(match slot {
-            Slot::ListItem { handle, item } => Event::ListItem { handle, item },
-            Slot::Response { handle, packet } => Event::Done {
-                handle,
-                result: Ok(Outcome::Response(packet)),
-            },
-            Slot::Done => {
-                let (handle, result) = self.done.pop_front().expect("a slot per outcome");
-                Event::Done { handle, result }
-            }
-            Slot::Other => self.other.pop_front().expect("a slot per report"),
-        })
+        self.order.pop_front().map(|(_, event)| event)
     }
 
     /// Move the unclaimed packets that come before any other report to the
@@ -151,7 +99,9 @@ impl Reports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::{CloseReason, Outcome};
+    use crate::connection::{ActionHandle, CloseReason, Outcome};
+    use crate::packet::Packet;
+    use crate::ActionError;
 
     fn packet(n: u32) -> Packet {
         Packet::builder()
@@ -261,8 +211,10 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_no_larger_than_a_list_item() {
-        assert!(std::mem::size_of::<Slot>() <= std::mem::size_of::<Packet>() + 24);
-        assert!(std::mem::size_of::<Slot>() < std::mem::size_of::<Event>());
+    fn a_report_is_no_wider_than_a_packet_and_a_handle_or_an_error() {
+        // The outcome kinds wider than a packet are boxed; an action's error
+        // is the widest report.
+        let widest = std::mem::size_of::<Packet>().max(std::mem::size_of::<ActionError>());
+        assert!(std::mem::size_of::<Event>() <= widest + 16);
     }
 }
