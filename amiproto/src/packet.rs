@@ -97,11 +97,11 @@ impl FieldIdx {
         self.value_start == self.start
     }
 
-    /// Whether this line's key is `key` (ASCII case-insensitive), `len`
-    /// being `key.len()`: the lengths decide first.
+    /// Whether this line's key is `key` (ASCII case-insensitive): the
+    /// lengths decide first.
     #[inline(always)]
-    pub(crate) fn is_key(&self, raw: &[u8], key: &[u8], len: u32) -> bool {
-        self.key_end - self.start == len
+    pub(crate) fn is_key(&self, raw: &[u8], key: &[u8]) -> bool {
+        (self.key_end - self.start) as usize == key.len()
             && !self.is_bare()
             && self.key(raw).eq_ignore_ascii_case(key)
     }
@@ -619,12 +619,11 @@ impl Packet {
     /// so most lines are passed over without reading their bytes.
     #[inline]
     fn find_field(&self, key: &[u8]) -> Option<FieldIdx> {
-        let len = u32::try_from(key.len()).ok()?;
         self.fields
             .slots()
             .iter()
             .map(Slot::load)
-            .find(|f| f.is_key(&self.raw, key, len))
+            .find(|f| f.is_key(&self.raw, key))
     }
 
     /// The first value of `key` as UTF-8 text; `None` when absent or not
@@ -635,12 +634,11 @@ impl Packet {
 
     /// Every value of `key` (ASCII case-insensitive), in wire order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
-        let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
         self.fields
             .slots()
             .iter()
             .map(Slot::load)
-            .filter(move |f| f.is_key(&self.raw, key.as_bytes(), len))
+            .filter(move |f| f.is_key(&self.raw, key.as_bytes()))
             .map(|f| Value(f.value(&self.raw)))
     }
 
