@@ -122,6 +122,17 @@ pub struct Status {
     pub last_close: Option<amiproto::CloseReason>,
 }
 
+/// The span every event of one client's connection is logged in.
+fn connection_span(config: &ClientConfig) -> tracing::Span {
+    tracing::info_span!(
+        "ami",
+        host = %config.endpoint.host,
+        port = config.endpoint.port,
+        user = %config.ami.username,
+        tls = config.endpoint.tls,
+    )
+}
+
 /// Connect, log in, and start the driver task (on the current tokio
 /// runtime).
 ///
@@ -136,13 +147,7 @@ pub struct Status {
 /// [`ClientConfig::reconnect`] policy: that policy applies once a connection
 /// has been logged in and is then lost.
 pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Error> {
-    let span = tracing::info_span!(
-        "ami",
-        host = %config.endpoint.host,
-        port = config.endpoint.port,
-        user = %config.ami.username,
-        tls = config.endpoint.tls,
-    );
+    let span = connection_span(&config);
     async move {
         let (first, stream) = events::subscriber(None, config.events_overflow);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -195,13 +200,7 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
 /// # Ok(()) }
 /// ```
 pub fn connect_lazy(config: ClientConfig) -> (Client, EventStream) {
-    let span = tracing::info_span!(
-        "ami",
-        host = %config.endpoint.host,
-        port = config.endpoint.port,
-        user = %config.ami.username,
-        tls = config.endpoint.tls,
-    );
+    let span = connection_span(&config);
     let (first, stream) = events::subscriber(None, config.events_overflow);
     let (tx, rx) = mpsc::unbounded_channel();
     let (status_tx, status_rx) = watch::channel(Status::new());
