@@ -20,6 +20,16 @@ fn number(item: &EventItem) -> usize {
         .unwrap_or_else(|| panic!("not a numbered event: {item:?}"))
 }
 
+/// The numbers of the next `count` events, each waited for up to 5 s.
+fn next_numbers(client: &mut Client, count: usize) -> Vec<usize> {
+    (0..count)
+        .map(|_| {
+            let item = client.next_event(Some(Duration::from_secs(5))).unwrap();
+            number(&item.expect("an event within 5 s"))
+        })
+        .collect()
+}
+
 fn fast(url: &str) -> ClientConfig {
     ClientConfig::from_url(url)
         .unwrap()
@@ -228,16 +238,7 @@ fn events_of_one_read_come_in_order_through_every_call() {
     }
     let pong = client.send(Action::ping()).unwrap();
     assert_eq!(pong.packet().get_str("Ping"), Some("Pong"));
-    let rest: Vec<usize> = (3..8)
-        .map(|_| {
-            number(
-                &client
-                    .next_event(Some(Duration::from_secs(5)))
-                    .unwrap()
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let rest = next_numbers(&mut client, 5);
     assert_eq!(rest, (3..8).collect::<Vec<_>>());
     assert_eq!(client.try_next_event(), None);
     drop(client);
@@ -260,16 +261,7 @@ fn events_during_send_are_queued_in_order() {
     let mut client = Client::connect(fast(&url)).unwrap();
     let pong = client.send(Action::ping()).unwrap();
     assert_eq!(pong.packet().get_str("Ping"), Some("Pong"));
-    let got: Vec<usize> = (0..6)
-        .map(|_| {
-            number(
-                &client
-                    .next_event(Some(Duration::from_secs(5)))
-                    .unwrap()
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let got = next_numbers(&mut client, 6);
     assert_eq!(got, (0..6).collect::<Vec<_>>());
     drop(client);
     server.join().unwrap();
