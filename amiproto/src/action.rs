@@ -197,28 +197,34 @@ impl Action {
     pub fn encode(&self, action_id: Option<&str>, buf: &mut BytesMut) -> Result<(), EncodeError> {
         self.validate(action_id)?;
         let id = action_id.or(self.action_id.as_deref());
-        self.encode_checked(id.map(str::as_bytes), buf);
+        self.encode_checked(id.map(|id| (&b"ActionID: "[..], id.as_bytes())), buf);
         Ok(())
     }
 
-    /// Like [`Action::encode`] with an `ActionID` the caller has already
-    /// checked (the connection's generated ones, whose prefix is checked
-    /// once): the action itself is still checked.
+    /// Like [`Action::encode`] with an `ActionID` line the caller has
+    /// already checked, given in two parts written one after the other
+    /// (the connection's generated ids: `ActionID: ` and the prefix,
+    /// rendered and checked once, then the digits): the action itself is
+    /// still checked.
     pub(crate) fn encode_with_checked_id(
         &self,
-        action_id: &[u8],
+        id_line_head: &[u8],
+        id_line_tail: &[u8],
         buf: &mut BytesMut,
     ) -> Result<(), EncodeError> {
         self.validate_except_id(true)?;
-        self.encode_checked(Some(action_id), buf);
+        self.encode_checked(Some((id_line_head, id_line_tail)), buf);
         Ok(())
     }
 
-    fn encode_checked(&self, id: Option<&[u8]>, buf: &mut BytesMut) {
-        buf.reserve(self.encoded_len(id.map_or(0, <[u8]>::len), id.is_some()));
+    /// Write the action; `id_line` is its `ActionID` line in two parts (CRLF
+    /// excluded).
+    fn encode_checked(&self, id_line: Option<(&[u8], &[u8])>, buf: &mut BytesMut) {
+        let id_line_len = id_line.map_or(0, |(head, tail)| head.len() + tail.len() + 2);
+        buf.reserve(self.encoded_len() + id_line_len);
         put_line(buf, b"Action: ", self.name.as_bytes());
-        if let Some(id) = id {
-            put_line(buf, b"ActionID: ", id);
+        if let Some((head, tail)) = id_line {
+            put_line(buf, head, tail);
         }
         for (k, v) in &self.headers {
             buf.extend_from_slice(k.as_bytes());
@@ -227,10 +233,10 @@ impl Action {
         buf.extend_from_slice(b"\r\n");
     }
 
-    fn encoded_len(&self, id_len: usize, with_id: bool) -> usize {
+    /// Length of the encoded action but for its `ActionID` line.
+    fn encoded_len(&self) -> usize {
         let line = |k: usize, v: usize| k + v + 4;
         line(6, self.name.len())
-            + if with_id { line(8, id_len) } else { 0 }
             + self
                 .headers
                 .iter()

@@ -346,18 +346,41 @@ pub enum ResponseStatus {
 impl ResponseStatus {
     /// Classify a status word.
     pub fn parse(word: &[u8]) -> ResponseStatus {
-        const TABLE: [(&[u8], ResponseStatus); 6] = [
-            (b"Success", ResponseStatus::Success),
-            (b"Error", ResponseStatus::Error),
-            (b"Follows", ResponseStatus::Follows),
-            (b"Goodbye", ResponseStatus::Goodbye),
-            (b"Pong", ResponseStatus::Pong),
-            (b"Failure", ResponseStatus::Failure),
-        ];
-        TABLE
-            .iter()
-            .find(|(w, _)| w.eq_ignore_ascii_case(word))
-            .map_or(ResponseStatus::Other, |(_, s)| *s)
+        use ResponseStatus::*;
+        // Every word is ASCII letters, up to 8 of them: compared as one
+        // integer with bit 5 (the case bit) set in every byte, which for a
+        // letter matches exactly its two cases (this runs for every
+        // response).
+        const fn folded(w: &[u8]) -> u64 {
+            let mut b = [0u8; 8];
+            let mut i = 0;
+            while i < w.len() {
+                b[i] = w[i];
+                i += 1;
+            }
+            u64::from_le_bytes(b) | 0x2020_2020_2020_2020
+        }
+        const SUCCESS: u64 = folded(b"success");
+        const FOLLOWS: u64 = folded(b"follows");
+        const GOODBYE: u64 = folded(b"goodbye");
+        const FAILURE: u64 = folded(b"failure");
+        const ERROR: u64 = folded(b"error");
+        const PONG: u64 = folded(b"pong");
+        if !(4..=7).contains(&word.len()) {
+            return Other;
+        }
+        let mut b = [0u8; 8];
+        b[..word.len()].copy_from_slice(word);
+        let w = u64::from_le_bytes(b) | 0x2020_2020_2020_2020;
+        match (word.len(), w) {
+            (7, SUCCESS) => Success,
+            (7, FOLLOWS) => Follows,
+            (7, GOODBYE) => Goodbye,
+            (7, FAILURE) => Failure,
+            (5, ERROR) => Error,
+            (4, PONG) => Pong,
+            _ => Other,
+        }
     }
 }
 
@@ -897,6 +920,37 @@ impl PacketBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_words_are_classified_whatever_their_case() {
+        use ResponseStatus::*;
+        for (word, status) in [
+            ("Success", Success),
+            ("success", Success),
+            ("SUCCESS", Success),
+            ("Error", Error),
+            ("error", Error),
+            ("Follows", Follows),
+            ("Goodbye", Goodbye),
+            ("goodBYE", Goodbye),
+            ("Pong", Pong),
+            ("Failure", Failure),
+            ("Successful", Other),
+            ("Succes", Other),
+            ("Errors", Other),
+            ("Pon", Other),
+            ("", Other),
+            ("Sucœss", Other),
+            // Bytes that differ from a letter only in the case bit.
+            ("Succes\x13", Other),
+            ("\x13uccess", Other),
+            ("Err\x0fr", Other),
+            ("Pon\x07", Other),
+            ("Success\0", Other),
+        ] {
+            assert_eq!(ResponseStatus::parse(word.as_bytes()), status, "{word}");
+        }
+    }
 
     #[test]
     fn packets_cross_threads() {

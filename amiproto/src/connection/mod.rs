@@ -105,6 +105,7 @@ mod config;
 mod login;
 mod outcome;
 mod pending;
+mod pending_table;
 mod reports;
 mod scope;
 mod timers;
@@ -132,8 +133,8 @@ pub use url::{UrlError, UrlPart, UrlProblem};
 
 use login::LoginStep;
 use pending::{
-    closes_list, id_prefix, opens_list, parse_generated, Expect, IdBuf, ListProgress,
-    OriginateProgress, Pending, PendingTable, Progress, Role,
+    closes_list, id_prefix, opens_list, parse_generated, Digits, Expect, IdBuf, ListProgress,
+    OriginateProgress, Pending, PendingTable, Progress, Released, Role,
 };
 use scope::Scope;
 use timers::Deadlines;
@@ -326,6 +327,10 @@ pub struct Connection {
     queue: VecDeque<(u64, Action)>,
     in_flight: usize,
     next_seq: u64,
+    /// `next_seq`'s decimal digits, counted up with it.
+    next_digits: Digits,
+    /// `ActionID: ` and `id_prefix`: the head of every generated id's line.
+    id_line_head: Box<[u8]>,
     deadlines: Deadlines,
     /// Prefix of generated `ActionID`s: the configured one, plus a random
     /// tag when the connection was given entropy.
@@ -418,7 +423,9 @@ impl Connection {
         let id_prefix = id_prefix(&config.action_id_prefix, entropy);
         let id_prefix_valid = crate::encode::check_action_id(&format!("{id_prefix}0")).is_ok();
         let config_events = config.events.as_value();
+        let id_line_head = [&b"ActionID: "[..], id_prefix.as_bytes()].concat().into();
         Connection {
+            id_line_head,
             id_prefix,
             id_prefix_valid,
             state_deadline: Some(now + config.banner_timeout),
@@ -434,6 +441,7 @@ impl Connection {
             queue: VecDeque::new(),
             in_flight: 0,
             next_seq: 0,
+            next_digits: Digits::of(0),
             deadlines: Deadlines::default(),
             banner: None,
             liveness: Liveness {
@@ -718,7 +726,7 @@ impl Connection {
             action.validate(None)?;
             self.logoff_requested = true;
             let handle = self.handle(self.next_seq);
-            self.next_seq += 1;
+            self.advance_seq();
             // Its own outcome first: nothing may follow `Closed`.
             if !options.no_reply {
                 self.events.push(Event::Done {
@@ -768,7 +776,7 @@ impl Connection {
             self.queue.push_back((seq, action));
             Progress::Queued
         };
-        self.next_seq += 1;
+        self.advance_seq();
         let in_window = matches!(progress, Progress::Sent);
         if let Some(e) = &effect {
             self.scope.submitted(e);
@@ -970,20 +978,36 @@ impl Connection {
 
     /// Encode a user action with its wire `ActionID` into the output.
     fn encode(&mut self, action: &Action, seq: u64) -> Result<(), SendError> {
-        if let Some(id) = action.get_action_id() {
-            let id = id.to_owned();
-            action.encode(Some(&id), &mut self.outbuf)?;
+        if action.get_action_id().is_some() {
+            // Its own id (checked with the rest of it).
+            action.encode(None, &mut self.outbuf)?;
             return Ok(());
         }
-        let id = self.generated_id(seq)?;
         if self.id_prefix_valid {
-            // The prefix was checked once; the digits are printable, and
-            // `generated_id` refused an id over 64 bytes.
-            action.encode_with_checked_id(id.as_bytes(), &mut self.outbuf)?;
-        } else {
-            action.encode(Some(id.as_str()), &mut self.outbuf)?;
+            // The prefix was checked once and the digits are printable:
+            // only the length is left to check. The line is written from
+            // its head, rendered once, and the digits.
+            let fresh;
+            let digits = if seq == self.next_seq {
+                self.next_digits.as_bytes()
+            } else {
+                fresh = Digits::of(seq);
+                fresh.as_bytes()
+            };
+            if self.id_prefix.len() + digits.len() <= crate::encode::MAX_ACTION_ID_LEN {
+                action.encode_with_checked_id(&self.id_line_head, digits, &mut self.outbuf)?;
+                return Ok(());
+            }
         }
+        let id = self.generated_id(seq)?;
+        action.encode(Some(id.as_str()), &mut self.outbuf)?;
         Ok(())
+    }
+
+    /// The next sequence number (and its digits).
+    fn advance_seq(&mut self) {
+        self.next_seq += 1;
+        self.next_digits.increment();
     }
 
     fn generated_id(&self, seq: u64) -> Result<IdBuf, SendError> {
@@ -998,7 +1022,7 @@ impl Connection {
     /// Write an action of the connection's own (login, keepalive).
     fn write_internal(&mut self, action: Action, role: Role, now: Instant) {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.advance_seq();
         if let Err(e) = self.encode(&action, seq) {
             let error = match (role, e) {
                 (Role::Login(_), SendError::Encode(e)) => ConnectionError::LoginUnencodable(e),
@@ -1359,7 +1383,7 @@ impl Connection {
 
     /// Report the outcome (unless silent) and forget the action.
     fn finish(&mut self, seq: u64, result: Result<Outcome, ActionError>) {
-        let Some(p) = self.pending.remove(&seq) else {
+        let Some(p) = self.pending.release(&seq) else {
             return;
         };
         if p.role == Role::User && !p.silent {
@@ -1380,14 +1404,14 @@ impl Connection {
     }
 
     fn remove(&mut self, seq: u64) {
-        if let Some(p) = self.pending.remove(&seq) {
+        if let Some(p) = self.pending.release(&seq) {
             self.forget(p);
         }
     }
 
     /// Release what a finished action held: its ActionID, its window slot,
     /// and (every so often) the stale timer entries finished actions leave.
-    fn forget(&mut self, p: Pending) {
+    fn forget(&mut self, p: Released) {
         if self.deadlines.len() > 2 * self.pending.len() + 1024 {
             let pending = &self.pending;
             self.deadlines
@@ -1397,7 +1421,7 @@ impl Connection {
             self.user_ids.remove(id);
         }
         if let Some(effect) = &p.effect {
-            self.scope.unanswered(effect, p.is_written());
+            self.scope.unanswered(effect, p.written);
         }
         if p.in_window {
             self.in_flight -= 1;

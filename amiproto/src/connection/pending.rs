@@ -1,13 +1,13 @@
 //! Actions in progress, and how the `ActionID` on the wire maps back to them.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::action::Action;
 use crate::packet::Packet;
 
 use super::login::LoginStep;
+
+pub(crate) use super::pending_table::PendingTable;
 
 /// Who sent an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,102 +111,77 @@ impl Pending {
     }
 }
 
-/// A cheap hasher for maps keyed by sequence numbers (local counters, never
-/// attacker-chosen): one rotate, xor and multiply per integer, where SipHash
-/// shows up in profiles.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct SeqHasher(u64);
+/// What a finished action leaves behind for the connection to release or
+/// report: taken from its entry in place, so that finishing an action
+/// moves a few bytes, not the whole entry.
+#[derive(Debug)]
+pub(crate) struct Released {
+    pub(crate) role: Role,
+    pub(crate) silent: bool,
+    /// It was written (not held when it finished).
+    pub(crate) written: bool,
+    pub(crate) in_window: bool,
+    pub(crate) user_id: Option<Box<[u8]>>,
+    pub(crate) effect: Option<Box<super::scope::Effect>>,
+}
 
-impl Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+impl Released {
+    pub(crate) fn of(p: &mut Pending) -> Released {
+        Released {
+            role: p.role,
+            silent: p.silent,
+            written: p.is_written(),
+            in_window: p.in_window,
+            user_id: p.user_id.take(),
+            effect: p.effect.take(),
         }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
-pub(crate) type SeqMap<V> = HashMap<u64, V, BuildHasherDefault<SeqHasher>>;
-
-/// The actions a connection tracks, by sequence number.
-///
-/// Entries live in a slab whose slots are reused, and a small map takes a
-/// sequence number to its slot: inserting or finishing an action moves a
-/// few bytes in the map, never the (large) entry itself, and no allocation
-/// happens once the slab has grown to the peak number of pending actions.
-#[derive(Debug, Default)]
-pub(crate) struct PendingTable {
-    slots: Vec<Option<Pending>>,
-    free: Vec<u32>,
-    index: SeqMap<u32>,
+/// The decimal digits of a sequence number, formatted on the stack.
+pub(crate) struct Digits {
+    buf: [u8; 20],
+    start: usize,
 }
 
-impl PendingTable {
-    pub(crate) fn insert(&mut self, seq: u64, pending: Pending) {
-        if let Some(&slot) = self.index.get(&seq) {
-            self.slots[slot as usize] = Some(pending);
-            return;
+impl Digits {
+    pub(crate) fn of(seq: u64) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut n = seq;
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(pending);
-                slot
+        Digits { buf, start: i }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Count one up, in place (the next sequence number's digits without
+    /// a division per digit). Saturates at `u64::MAX`'s digit count.
+    pub(crate) fn increment(&mut self) {
+        let mut i = self.buf.len();
+        while i > self.start {
+            i -= 1;
+            if self.buf[i] == b'9' {
+                self.buf[i] = b'0';
+            } else {
+                self.buf[i] += 1;
+                return;
             }
-            None => {
-                self.slots.push(Some(pending));
-                // More than u32::MAX actions pending at once cannot be held
-                // in memory anyway.
-                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        self.index.insert(seq, slot);
-    }
-
-    pub(crate) fn get(&self, seq: &u64) -> Option<&Pending> {
-        let slot = *self.index.get(seq)?;
-        self.slots.get(slot as usize)?.as_ref()
-    }
-
-    pub(crate) fn get_mut(&mut self, seq: &u64) -> Option<&mut Pending> {
-        let slot = *self.index.get(seq)?;
-        self.slots.get_mut(slot as usize)?.as_mut()
-    }
-
-    pub(crate) fn remove(&mut self, seq: &u64) -> Option<Pending> {
-        let slot = self.index.remove(seq)?;
-        self.free.push(slot);
-        self.slots.get_mut(slot as usize)?.take()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub(crate) fn values(&self) -> impl Iterator<Item = &Pending> {
-        self.slots.iter().flatten()
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &Pending)> {
-        self.index
-            .iter()
-            .filter_map(|(&seq, &slot)| Some((seq, self.slots.get(slot as usize)?.as_ref()?)))
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.slots.clear();
-        self.free.clear();
-        self.index.clear();
+        }
+        // All nines: one more digit.
+        if self.start > 0 {
+            self.start -= 1;
+            self.buf[self.start] = b'1';
+        }
     }
 }
 
@@ -219,18 +194,8 @@ pub(crate) struct IdBuf {
 impl IdBuf {
     /// `prefix` followed by `seq`; `None` if it does not fit in 64 bytes.
     pub(crate) fn new(prefix: &str, seq: u64) -> Option<IdBuf> {
-        let mut digits = [0u8; 20];
-        let mut n = seq;
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = &digits[i..];
+        let digits = Digits::of(seq);
+        let digits = digits.as_bytes();
         let len = prefix.len() + digits.len();
         if len > 64 {
             return None;
@@ -239,10 +204,6 @@ impl IdBuf {
         buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
         buf[prefix.len()..len].copy_from_slice(digits);
         Some(IdBuf { buf, len })
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -337,6 +298,20 @@ mod tests {
         assert_eq!(parse_generated(b"ami-", b"other-1"), None);
         assert_eq!(parse_generated(b"ami-", b"ami-99999999999999999999"), None);
         assert!(IdBuf::new(&"p".repeat(50), u64::MAX).is_none());
+    }
+
+    #[test]
+    fn digits_count_up_in_place() {
+        let mut d = Digits::of(0);
+        for seq in 0..=100_000u64 {
+            assert_eq!(d.as_bytes(), seq.to_string().as_bytes());
+            d.increment();
+        }
+        for start in [999_999u64, 10u64.pow(19) - 1, 12_345_678_999] {
+            let mut d = Digits::of(start);
+            d.increment();
+            assert_eq!(d.as_bytes(), (start + 1).to_string().as_bytes());
+        }
     }
 
     #[test]
