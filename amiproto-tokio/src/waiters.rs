@@ -34,91 +34,144 @@ impl Waiter {
     }
 }
 
-/// One hash map by caller id, plus the handles in submission order: handles
-/// only grow (by generation, then sequence), and outcomes mostly come back
-/// in that order, so the one finishing is usually at the front, else found
-/// by binary search — one hash insert and one removal per action instead
-/// of two of each.
+/// One waiting caller's entry.
+#[derive(Debug)]
+struct Entry {
+    handle: ActionHandle,
+    /// The caller id, when ids came in order; else a copy of the previous
+    /// entry's key, which keeps keys sorted.
+    key: u64,
+    /// The caller id, when it came out of order (then also in `strays`).
+    stray: Option<u64>,
+    /// `None` once finished or cancelled.
+    waiter: Option<Waiter>,
+}
+
+/// The waiting callers in submission order, sorted by handle: handles only
+/// grow (by generation, then sequence), and outcomes mostly come back in
+/// that order, so the one finishing is usually at the front, else found by
+/// binary search — no hashing per action.
+///
+/// Caller ids mostly grow in the same order (one counter per client, and
+/// commands come through one channel in order), so a cancel finds its
+/// caller by binary search on the ids too. An id that comes out of order
+/// (callers on several threads) goes to a small map instead, and its entry
+/// keeps the keys sorted with a copy of the key before it.
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
-    by_id: IdMap<u64, (ActionHandle, Waiter)>,
-    /// `(handle, caller id)` sorted by handle; the id is taken once the
-    /// action is finished or cancelled.
-    order: VecDeque<(ActionHandle, Option<u64>)>,
-    /// Entries of `order` whose id was taken.
+    order: VecDeque<Entry>,
+    /// Caller ids that came out of order, with their handles.
+    strays: IdMap<u64, ActionHandle>,
+    /// The largest in-order caller id so far.
+    last_key: Option<u64>,
+    /// Entries of `order` whose waiter was taken.
     dead: usize,
 }
 
 impl Waiters {
     pub(crate) fn insert(&mut self, id: u64, handle: ActionHandle, waiter: Waiter) {
-        self.by_id.insert(id, (handle, waiter));
-        if self.order.back().is_none_or(|(last, _)| *last < handle) {
-            self.order.push_back((handle, Some(id)));
-        } else {
-            // Not expected (handles grow), but stay sorted whatever.
-            let at = self.order.partition_point(|(h, _)| *h < handle);
-            self.order.insert(at, (handle, Some(id)));
+        let at_back = self.order.back().is_none_or(|e| e.handle < handle);
+        if at_back && self.last_key.is_none_or(|k| k < id) {
+            self.last_key = Some(id);
+            self.order.push_back(Entry {
+                handle,
+                key: id,
+                stray: None,
+                waiter: Some(waiter),
+            });
+            return;
         }
+        // Not expected for handles (they grow), but stay sorted whatever.
+        let at = if at_back {
+            self.order.len()
+        } else {
+            self.order.partition_point(|e| e.handle < handle)
+        };
+        let key = at.checked_sub(1).map_or(0, |i| self.order[i].key);
+        self.strays.insert(id, handle);
+        self.order.insert(
+            at,
+            Entry {
+                handle,
+                key,
+                stray: Some(id),
+                waiter: Some(waiter),
+            },
+        );
     }
 
     /// Where `handle`'s entry is in `order`.
     fn position(&self, handle: ActionHandle) -> Option<usize> {
         match self.order.front() {
-            Some((h, _)) if *h == handle => Some(0),
-            _ => self.order.binary_search_by_key(&handle, |(h, _)| *h).ok(),
+            Some(e) if e.handle == handle => Some(0),
+            _ => self.order.binary_search_by_key(&handle, |e| e.handle).ok(),
         }
     }
 
-    /// Mark `handle`'s entry finished; its caller id if it was waiting.
-    fn retire(&mut self, handle: ActionHandle) -> Option<u64> {
-        let at = self.position(handle)?;
-        let id = self.order[at].1.take()?;
+    /// Take the waiter of the entry at `at`, if it still waits (`id`: the
+    /// caller id, when a cancel already took it out of `strays`).
+    fn take_at(&mut self, at: usize, id: Option<u64>) -> Option<Waiter> {
+        let entry = &mut self.order[at];
+        let waiter = entry.waiter.take()?;
+        if let (Some(stray), None) = (entry.stray, id) {
+            self.strays.remove(&stray);
+        }
         self.dead += 1;
-        while self.order.front().is_some_and(|(_, id)| id.is_none()) {
+        while self.order.front().is_some_and(|e| e.waiter.is_none()) {
             self.order.pop_front();
             self.dead -= 1;
         }
         // Finished entries stuck behind a long-running one: compact once
         // they are the majority, so memory stays bounded by the live ones.
         if self.dead > 64 && self.dead * 2 > self.order.len() {
-            self.order.retain(|(_, id)| id.is_some());
+            self.order.retain(|e| e.waiter.is_some());
             self.dead = 0;
         }
-        Some(id)
+        Some(waiter)
     }
 
     /// The caller waiting for `handle`'s outcome, if any.
     pub(crate) fn take(&mut self, handle: ActionHandle) -> Option<Waiter> {
-        let id = self.retire(handle)?;
-        self.by_id.remove(&id).map(|(_, w)| w)
+        let at = self.position(handle)?;
+        self.take_at(at, None)
     }
 
     /// The stream of `handle`'s list, if a caller streams it.
     pub(crate) fn list(&self, handle: ActionHandle) -> Option<&Arc<ListShared>> {
-        let id = self.order[self.position(handle)?].1?;
-        match self.by_id.get(&id) {
-            Some((_, Waiter::List(list))) => Some(list),
+        match &self.order[self.position(handle)?].waiter {
+            Some(Waiter::List(list)) => Some(list),
             _ => None,
         }
     }
 
     /// Forget caller `id`; the handle of its action if it was waiting.
     pub(crate) fn cancel(&mut self, id: u64) -> Option<ActionHandle> {
-        let (handle, _waiter) = self.by_id.remove(&id)?;
-        self.retire(handle);
+        if !self.strays.is_empty() {
+            if let Some(handle) = self.strays.remove(&id) {
+                let at = self.position(handle)?;
+                self.take_at(at, Some(id))?;
+                return Some(handle);
+            }
+        }
+        let from = self.order.partition_point(|e| e.key < id);
+        let at = (from..self.order.len())
+            .take_while(|&i| self.order[i].key == id)
+            .find(|&i| self.order[i].stray.is_none())?;
+        let handle = self.order[at].handle;
+        self.take_at(at, Some(id))?;
         Some(handle)
     }
 
     /// Every waiting caller, leaving none.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = Waiter> + '_ {
-        self.order.clear();
         self.dead = 0;
-        self.by_id.drain().map(|(_, (_, w))| w)
+        self.strays.clear();
+        self.order.drain(..).filter_map(|e| e.waiter)
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.by_id.len()
+        self.order.len() - self.dead
     }
 }
 
@@ -165,10 +218,46 @@ mod tests {
         assert_eq!(w.len(), 2);
         // Only the live entries are left once the front is finished.
         assert_eq!(w.order.len(), 2);
-        assert_eq!(w.order.len() - w.dead, w.len());
         let left: Vec<_> = w.drain().collect();
         assert_eq!(left.len(), 2);
-        assert!(w.order.is_empty() && w.by_id.is_empty());
+        assert!(w.order.is_empty() && w.strays.is_empty());
+    }
+
+    #[test]
+    fn cancels_find_callers_whose_ids_came_out_of_order() {
+        // Callers on several threads: ids reach the driver out of order.
+        let h = handles(8);
+        let ids = [10u64, 12, 11, 13, 2, 14, 15, 3];
+        let mut w = Waiters::default();
+        for (id, handle) in ids.iter().zip(&h) {
+            let (tx, _rx) = waiter();
+            w.insert(*id, *handle, tx);
+        }
+        assert_eq!(w.strays.len(), 3, "11, 2 and 3 came out of order");
+        // Each cancel gives its own caller's handle back, once.
+        for (i, id) in [(2, 11u64), (4, 2), (3, 13), (7, 3), (0, 10)] {
+            assert_eq!(w.cancel(id), Some(h[i]), "id {id}");
+            assert_eq!(w.cancel(id), None, "id {id} twice");
+            assert!(w.take(h[i]).is_none());
+        }
+        assert_eq!(w.cancel(99), None);
+        assert_eq!(w.cancel(1), None);
+        // The rest finish by handle, strays leave the map with them.
+        assert!(w.take(h[1]).is_some());
+        assert!(w.take(h[5]).is_some());
+        assert_eq!(w.cancel(15), Some(h[6]));
+        assert_eq!(w.len(), 0);
+        assert!(w.strays.is_empty() && w.order.is_empty());
+        // A stray finished by its handle is forgotten by id too.
+        let (tx, _rx) = waiter();
+        let more = handles(12);
+        w.insert(20, more[10], tx);
+        let (tx, _rx) = waiter();
+        w.insert(19, more[11], tx);
+        assert!(w.take(more[11]).is_some());
+        assert!(w.strays.is_empty());
+        assert_eq!(w.cancel(19), None);
+        assert_eq!(w.cancel(20), Some(more[10]));
     }
 
     #[test]
@@ -187,7 +276,7 @@ mod tests {
         }
         // The long-running one is still found.
         assert!(w.take(h[0]).is_some());
-        assert!(w.order.is_empty() && w.by_id.is_empty());
+        assert!(w.order.is_empty() && w.strays.is_empty());
     }
 
     #[test]
