@@ -10,6 +10,12 @@
 //!   drain the consumed prefix.
 //! - `decoder`: [`amiproto::Decoder`] fed the same chunks appended to a
 //!   `BytesMut`, every frame decoded and dropped.
+//! - `httparse`: a reference, not a baseline: the `httparse` crate's
+//!   `parse_headers` (the header parser of Rust's HTTP stack: zero-copy,
+//!   SIMD where the CPU has it) over the same chunks, each AMI packet
+//!   parsed as one header block. It indexes every header, as the decoder
+//!   does, and shows what a well-tuned general parser gets from the same
+//!   bytes.
 //!
 //! The stream is `13-event-flood.server.bin` without its banner, repeated to
 //! at least 64 MiB and fed in 64 KiB chunks. After criterion's own reports the
@@ -19,7 +25,7 @@
 //! machine shared with other work disturbs far less than wall time.
 //!
 //! Run: `cargo bench -p amiproto --bench decode`. Under `cargo test --benches`
-//! (no `--bench` flag) it only checks that the three agree, on a small input.
+//! (no `--bench` flag) it only checks that they all agree, on a small input.
 //!
 //! For instruction counts, `DECODE_PASSES=decoder:20` (any workload's name)
 //! makes the binary run only that workload, that many passes over the same
@@ -110,6 +116,35 @@ fn naive_split(data: &[u8]) -> u64 {
     packets
 }
 
+/// Reference (c): `httparse`, the zero-copy header parser of Rust's HTTP
+/// stack (SIMD where the CPU has it, chosen at run time), fed the chunks
+/// as `naive_split` is: every AMI packet is a header block, parsed by
+/// `parse_headers` into an array on the stack; an unfinished packet is
+/// parsed again with the next chunk. Returns packets.
+fn httparse_split(data: &[u8]) -> u64 {
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+    let mut packets = 0u64;
+    for chunk in data.chunks(CHUNK) {
+        buf.extend_from_slice(chunk);
+        // Borrows `buf`, so it lives for one chunk (4 KiB to clear).
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut pos = 0;
+        loop {
+            match httparse::parse_headers(&buf[pos..], &mut headers) {
+                Ok(httparse::Status::Complete((len, fields))) => {
+                    black_box(fields);
+                    packets += 1;
+                    pos += len;
+                }
+                Ok(httparse::Status::Partial) => break,
+                Err(e) => panic!("httparse: {e} at byte {pos} of a chunk"),
+            }
+        }
+        buf.drain(..pos);
+    }
+    packets
+}
+
 /// The decoder, fed chunk by chunk. Returns packets.
 fn decode(data: &[u8]) -> u64 {
     let mut dec = Decoder::new();
@@ -130,10 +165,11 @@ fn decode(data: &[u8]) -> u64 {
 
 type Workload = (&'static str, fn(&[u8]) -> u64);
 
-const WORKLOADS: [Workload; 3] = [
+const WORKLOADS: [Workload; 4] = [
     ("memmem_count", memmem_count),
     ("naive_split", naive_split),
     ("decoder", decode),
+    ("httparse", httparse_split),
 ];
 
 /// This thread's CPU time so far (Linux: the scheduler's count in
@@ -177,7 +213,7 @@ fn main() {
         return;
     }
 
-    // All three must see the same packets (none is empty in this capture).
+    // All of them must see the same packets (none is empty in this capture).
     let counts: Vec<u64> = WORKLOADS.iter().map(|(_, f)| f(&data)).collect();
     assert!(
         counts.iter().all(|&c| c == counts[0]),
@@ -217,7 +253,7 @@ fn main() {
         })
         .collect();
 
-    // Interleaved rounds, so drift from other load hits all three alike.
+    // Interleaved rounds, so drift from other load hits all alike.
     const ROUNDS: usize = 21;
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); WORKLOADS.len()];
     let mut cpu: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); WORKLOADS.len()];
@@ -272,6 +308,10 @@ fn main() {
     println!(
         "decoder / memmem_count = {:.2}x  (ceiling)",
         speed(2) / speed(0)
+    );
+    println!(
+        "decoder / httparse     = {:.2}x  (reference: a zero-copy header parser)",
+        speed(2) / speed(3)
     );
     println!(
         "decoder throughput     = {:.3} GB/s (target >= 2.5 GB/s)",
