@@ -347,38 +347,33 @@ impl ResponseStatus {
     /// Classify a status word.
     pub fn parse(word: &[u8]) -> ResponseStatus {
         use ResponseStatus::*;
-        // Every word is ASCII letters, up to 8 of them: compared as one
-        // integer with bit 5 (the case bit) set in every byte, which for a
-        // letter matches exactly its two cases (this runs for every
-        // response).
-        const fn folded(w: &[u8]) -> u64 {
-            let mut b = [0u8; 8];
-            let mut i = 0;
-            while i < w.len() {
-                b[i] = w[i];
-                i += 1;
-            }
-            u64::from_le_bytes(b) | 0x2020_2020_2020_2020
+        // Every word is 4 to 7 ASCII letters: its first four and last four
+        // bytes (which overlap, and cover it) are compared as integers with
+        // bit 5 (the case bit) set in every byte, which for a letter
+        // matches exactly its two cases (this runs for every response).
+        const fn folded(w: &[u8]) -> (usize, u32, u32) {
+            let n = w.len();
+            let fold = 0x2020_2020;
+            let head = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) | fold;
+            let tail = u32::from_le_bytes([w[n - 4], w[n - 3], w[n - 2], w[n - 1]]) | fold;
+            (n, head, tail)
         }
-        const SUCCESS: u64 = folded(b"success");
-        const FOLLOWS: u64 = folded(b"follows");
-        const GOODBYE: u64 = folded(b"goodbye");
-        const FAILURE: u64 = folded(b"failure");
-        const ERROR: u64 = folded(b"error");
-        const PONG: u64 = folded(b"pong");
+        const SUCCESS: (usize, u32, u32) = folded(b"success");
+        const FOLLOWS: (usize, u32, u32) = folded(b"follows");
+        const GOODBYE: (usize, u32, u32) = folded(b"goodbye");
+        const FAILURE: (usize, u32, u32) = folded(b"failure");
+        const ERROR: (usize, u32, u32) = folded(b"error");
+        const PONG: (usize, u32, u32) = folded(b"pong");
         if !(4..=7).contains(&word.len()) {
             return Other;
         }
-        let mut b = [0u8; 8];
-        b[..word.len()].copy_from_slice(word);
-        let w = u64::from_le_bytes(b) | 0x2020_2020_2020_2020;
-        match (word.len(), w) {
-            (7, SUCCESS) => Success,
-            (7, FOLLOWS) => Follows,
-            (7, GOODBYE) => Goodbye,
-            (7, FAILURE) => Failure,
-            (5, ERROR) => Error,
-            (4, PONG) => Pong,
+        match folded(word) {
+            SUCCESS => Success,
+            FOLLOWS => Follows,
+            GOODBYE => Goodbye,
+            FAILURE => Failure,
+            ERROR => Error,
+            PONG => Pong,
             _ => Other,
         }
     }
@@ -947,6 +942,11 @@ mod tests {
             ("Err\x0fr", Other),
             ("Pon\x07", Other),
             ("Success\0", Other),
+            ("Suxcess", Other),
+            ("Sucxess", Other),
+            ("Errxr", Other),
+            ("Pxng", Other),
+            ("Goodbey", Other),
         ] {
             assert_eq!(ResponseStatus::parse(word.as_bytes()), status, "{word}");
         }
