@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::encode::{check_action_id, check_line, check_value_line, put_line, MAX_LINES};
+use crate::encode::{check_action_id, check_line, check_value_line, MAX_LINES};
 use crate::error::EncodeError;
 
 /// An action to send: a name, an optional `ActionID` and headers in order.
@@ -197,15 +197,15 @@ impl Action {
     pub fn encode(&self, action_id: Option<&str>, buf: &mut BytesMut) -> Result<(), EncodeError> {
         self.validate(action_id)?;
         let id = action_id.or(self.action_id.as_deref());
-        self.encode_checked(id.map(|id| (&b"ActionID: "[..], id.as_bytes())), buf);
+        self.encode_checked(id.map(|id| (&b"\r\nActionID: "[..], id.as_bytes())), buf);
         Ok(())
     }
 
-    /// Like [`Action::encode`] with an `ActionID` line the caller has
-    /// already checked, given in two parts written one after the other
-    /// (the connection's generated ids: `ActionID: ` and the prefix,
-    /// rendered and checked once, then the digits): the action itself is
-    /// still checked.
+    /// Like [`Action::encode`] with an `ActionID` the caller has already
+    /// checked, given as the start of its line (from the CRLF that ends
+    /// the `Action` line: `\r\nActionID: ` and the connection's prefix,
+    /// rendered and checked once) and the rest (the digits): the action
+    /// itself is still checked.
     pub(crate) fn encode_with_checked_id(
         &self,
         id_line_head: &[u8],
@@ -217,20 +217,26 @@ impl Action {
         Ok(())
     }
 
-    /// Write the action; `id_line` is its `ActionID` line in two parts (CRLF
-    /// excluded).
+    /// Write the action. Each line's CRLF is written with what follows it
+    /// (the blank line's with the last one): an action without headers
+    /// takes five copies. `id_line` is the `ActionID` line in two parts,
+    /// from the CRLF before it.
     fn encode_checked(&self, id_line: Option<(&[u8], &[u8])>, buf: &mut BytesMut) {
-        let id_line_len = id_line.map_or(0, |(head, tail)| head.len() + tail.len() + 2);
+        let id_line_len = id_line.map_or(0, |(head, tail)| head.len() + tail.len());
         buf.reserve(self.encoded_len() + id_line_len);
-        put_line(buf, b"Action: ", self.name.as_bytes());
+        buf.extend_from_slice(b"Action: ");
+        buf.extend_from_slice(self.name.as_bytes());
         if let Some((head, tail)) = id_line {
-            put_line(buf, head, tail);
+            buf.extend_from_slice(head);
+            buf.extend_from_slice(tail);
         }
         for (k, v) in &self.headers {
+            buf.extend_from_slice(b"\r\n");
             buf.extend_from_slice(k.as_bytes());
-            put_line(buf, b": ", v);
+            buf.extend_from_slice(b": ");
+            buf.extend_from_slice(v);
         }
-        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(b"\r\n\r\n");
     }
 
     /// Length of the encoded action but for its `ActionID` line.

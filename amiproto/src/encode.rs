@@ -3,8 +3,6 @@
 //! Everything is validated before the first byte is written: an action that
 //! fails a check leaves the output buffer untouched.
 
-use bytes::BytesMut;
-
 use crate::error::EncodeError;
 
 /// Longest line Asterisk accepts, CRLF excluded (its input buffer is 1024
@@ -99,13 +97,4 @@ pub(crate) fn check_value_line(key: &str, value: &[u8]) -> Result<(), EncodeErro
         });
     }
     Ok(())
-}
-
-/// Append `Key: Value\r\n` (unchecked: callers check first). `key_colon`
-/// is the key with its `": "` already appended.
-#[inline]
-pub(crate) fn put_line(buf: &mut BytesMut, key_colon: &[u8], value: &[u8]) {
-    buf.extend_from_slice(key_colon);
-    buf.extend_from_slice(value);
-    buf.extend_from_slice(b"\r\n");
 }

@@ -329,7 +329,8 @@ pub struct Connection {
     next_seq: u64,
     /// `next_seq`'s decimal digits, counted up with it.
     next_digits: Digits,
-    /// `ActionID: ` and `id_prefix`: the head of every generated id's line.
+    /// `\r\nActionID: ` and `id_prefix`: the head of every generated id's
+    /// line, from the CRLF that ends the `Action` line.
     id_line_head: Box<[u8]>,
     deadlines: Deadlines,
     /// Prefix of generated `ActionID`s: the configured one, plus a random
@@ -423,7 +424,9 @@ impl Connection {
         let id_prefix = id_prefix(&config.action_id_prefix, entropy);
         let id_prefix_valid = crate::encode::check_action_id(&format!("{id_prefix}0")).is_ok();
         let config_events = config.events.as_value();
-        let id_line_head = [&b"ActionID: "[..], id_prefix.as_bytes()].concat().into();
+        let id_line_head = [&b"\r\nActionID: "[..], id_prefix.as_bytes()]
+            .concat()
+            .into();
         Connection {
             id_line_head,
             id_prefix,

@@ -297,6 +297,14 @@ mod tests {
         assert_eq!(parse_generated(b"ami-", b"ami-1x"), None);
         assert_eq!(parse_generated(b"ami-", b"other-1"), None);
         assert_eq!(parse_generated(b"ami-", b"ami-99999999999999999999"), None);
+        assert_eq!(parse_generated(b"ami-", b"ami-18446744073709551616"), None);
+        assert_eq!(parse_generated(b"ami-", b"ami-28446744073709551615"), None);
+        assert_eq!(
+            parse_generated(b"ami-", b"ami-9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(parse_generated(b"ami-", b"ami-1:"), None);
+        assert_eq!(parse_generated(b"ami-", b"ami-1/"), None);
         assert!(IdBuf::new(&"p".repeat(50), u64::MAX).is_none());
     }
 
