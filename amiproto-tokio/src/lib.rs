@@ -234,6 +234,8 @@ struct ClientShared {
     tx: cmd_queue::CmdSender,
     status: watch::Receiver<Status>,
     next_id: AtomicU64,
+    /// Completion slots of finished calls, for the next ones.
+    slots: completion::SlotPool,
     /// Why a lazily started client never logged in (see [`connect_lazy`]).
     failure: Arc<OnceLock<Error>>,
 }
@@ -310,6 +312,14 @@ impl std::fmt::Debug for ActionFuture<'_> {
     }
 }
 
+impl Drop for ActionFuture<'_> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            self.guard.client.shared.slots.recycle(rx);
+        }
+    }
+}
+
 impl Future for ActionFuture<'_> {
     type Output = Result<Outcome, Error>;
 
@@ -338,6 +348,7 @@ impl Client {
                 tx,
                 status,
                 next_id: AtomicU64::new(0),
+                slots: completion::SlotPool::default(),
                 failure,
             }),
         }
@@ -363,7 +374,7 @@ impl Client {
         remember: Option<Box<Remember>>,
     ) -> ActionFuture<'_> {
         let id = self.id();
-        let (tx, rx) = completion::pair();
+        let (tx, rx) = self.shared.slots.pair();
         let cmd = Cmd::Send {
             id,
             action,
