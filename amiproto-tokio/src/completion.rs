@@ -51,7 +51,8 @@ pub(crate) struct Completion {
     slot: Arc<Slot>,
 }
 
-/// A connected pair.
+/// A connected pair, on a new slot.
+#[cfg(test)]
 pub(crate) fn pair() -> (Completer, Completion) {
     let slot = Arc::new(Slot::default());
     (
@@ -60,6 +61,51 @@ pub(crate) fn pair() -> (Completer, Completion) {
         },
         Completion { slot },
     )
+}
+
+/// Most slots a [`SlotPool`] keeps.
+const POOL_MAX: usize = 256;
+
+/// Slots of finished calls, for the next calls: taking one is a lock and a
+/// pop instead of an allocation, and handing it back a lock and a push
+/// instead of freeing it (both ends of a slot live on different sides, so
+/// an allocator's per-thread cache does not help).
+#[derive(Debug, Default)]
+pub(crate) struct SlotPool {
+    free: Mutex<Vec<Arc<Slot>>>,
+}
+
+impl SlotPool {
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Slot>>> {
+        // Plain data: nothing a panic elsewhere could leave half-done.
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connected pair, on a kept slot if there is one.
+    pub(crate) fn pair(&self) -> (Completer, Completion) {
+        let slot = self.lock().pop().unwrap_or_default();
+        (
+            Completer {
+                slot: Some(slot.clone()),
+            },
+            Completion { slot },
+        )
+    }
+
+    /// Keep `done`'s slot for a later call if its [`Completer`] is gone
+    /// (else it is dropped as usual: the driver still holds the other end).
+    pub(crate) fn recycle(&self, done: Completion) {
+        let mut slot = done.slot;
+        let Some(only) = Arc::get_mut(&mut slot) else {
+            return;
+        };
+        // Emptied before it is kept: an outcome never taken, a waker.
+        *only.state.get_mut().unwrap_or_else(|e| e.into_inner()) = State::default();
+        let mut free = self.lock();
+        if free.len() < POOL_MAX {
+            free.push(slot);
+        }
+    }
 }
 
 impl Completer {
@@ -174,5 +220,54 @@ mod tests {
         let (tx, rx) = pair();
         drop(rx);
         assert!(tx.complete(Err(Error::NotConnected)).is_none());
+    }
+
+    #[test]
+    fn a_pool_reuses_only_slots_whose_both_ends_are_gone() {
+        let waker = Waker::from(Arc::new(Count::default()));
+        let mut cx = Context::from_waker(&waker);
+        let pool = SlotPool::default();
+
+        // Finished and taken: kept, and handed out again empty.
+        let (tx, mut rx) = pool.pair();
+        assert!(rx.poll(&mut cx).is_pending());
+        let _ = tx.complete(Err(Error::NotConnected));
+        assert!(matches!(rx.poll(&mut cx), Poll::Ready(Some(_))));
+        let first = Arc::as_ptr(&rx.slot);
+        pool.recycle(rx);
+        assert_eq!(pool.lock().len(), 1);
+        let (tx, mut rx) = pool.pair();
+        assert_eq!(Arc::as_ptr(&rx.slot), first, "the kept slot");
+        assert!(rx.poll(&mut cx).is_pending(), "no outcome left in it");
+        drop(tx);
+        assert!(matches!(rx.poll(&mut cx), Poll::Ready(None)));
+        pool.recycle(rx);
+
+        // Finished but never taken: kept, emptied.
+        let (tx, rx) = pool.pair();
+        let _ = tx.complete(Err(Error::NotConnected));
+        pool.recycle(rx);
+        let (_tx, mut rx) = pool.pair();
+        assert!(rx.poll(&mut cx).is_pending(), "the old outcome is gone");
+
+        // The driver still holds the other end (a cancelled call): not kept,
+        // and the driver's end still works.
+        assert!(pool.lock().is_empty());
+        let (tx, rx) = pool.pair();
+        pool.recycle(rx);
+        assert!(pool.lock().is_empty(), "in use by the driver");
+        assert!(tx.complete(Err(Error::NotConnected)).is_none());
+        assert!(pool.lock().is_empty());
+    }
+
+    #[test]
+    fn a_pool_keeps_a_bounded_number_of_slots() {
+        let pool = SlotPool::default();
+        let pairs: Vec<_> = (0..POOL_MAX + 10).map(|_| pool.pair()).collect();
+        for (tx, rx) in pairs {
+            drop(tx);
+            pool.recycle(rx);
+        }
+        assert_eq!(pool.lock().len(), POOL_MAX);
     }
 }

@@ -20,10 +20,11 @@ use amiproto::{
 };
 use bytes::{Buf, Bytes};
 use tokio::io::AsyncWrite;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, Sleep};
 use tracing::{debug, info, warn};
 
+use crate::cmd_queue::CmdReceiver;
 use crate::completion::Completer;
 use crate::config::{ClientConfig, WhileReconnecting};
 use crate::events::{Batch, EventItem, Subscriber, Subscribers};
@@ -40,6 +41,7 @@ const READ_BUF: usize = 64 * 1024;
 /// the room doubles, up to [`READ_BUF`], each time a read fills it.
 const FIRST_READ: usize = 4 * 1024;
 
+/// Room kept for the commands of one turn.
 const CMD_BATCH: usize = 1024;
 
 /// What to remember of an action for re-applying after a reconnect, once
@@ -114,7 +116,7 @@ enum Offline<T> {
 
 pub(crate) struct Driver {
     config: ClientConfig,
-    rx: mpsc::UnboundedReceiver<Cmd>,
+    rx: CmdReceiver,
     rx_closed: bool,
     /// A client asked to disconnect: close now, never reconnect.
     stop: bool,
@@ -180,7 +182,7 @@ fn std_now() -> std::time::Instant {
 impl Driver {
     pub(crate) fn new(
         config: ClientConfig,
-        rx: mpsc::UnboundedReceiver<Cmd>,
+        rx: CmdReceiver,
         status: watch::Sender<Status>,
         first: Subscriber,
     ) -> Driver {
@@ -444,8 +446,7 @@ impl Driver {
                 s.last_close = Some(r);
             }
         });
-        self.rx.close();
-        while let Ok(cmd) = self.rx.try_recv() {
+        for cmd in self.rx.close() {
             if let Cmd::Send { reply, .. } = cmd {
                 reply_err(reply, closed());
             }
@@ -469,7 +470,7 @@ impl Driver {
             if until.is_some_and(|u| Instant::now() >= u) {
                 return Poll::Ready(Offline::Elapsed);
             }
-            match self.rx.poll_recv_many(cx, &mut self.cmd_buf, CMD_BATCH) {
+            match self.rx.poll_recv_all(cx, &mut self.cmd_buf) {
                 Poll::Ready(0) => {
                     self.rx_closed = true;
                     return Poll::Ready(Offline::Stopped);
@@ -846,7 +847,7 @@ impl Driver {
 
             // Commands from callers.
             if !self.rx_closed {
-                match self.rx.poll_recv_many(cx, &mut self.cmd_buf, CMD_BATCH) {
+                match self.rx.poll_recv_all(cx, &mut self.cmd_buf) {
                     Poll::Ready(0) => {
                         self.rx_closed = true;
                         self.begin_shutdown(&mut s.conn, now);
@@ -856,6 +857,10 @@ impl Driver {
                         let mut cmds = std::mem::take(&mut self.cmd_buf);
                         for cmd in cmds.drain(..) {
                             self.on_cmd(&mut s.conn, cmd, now);
+                        }
+                        // A burst's room is not kept for good.
+                        if cmds.capacity() > 4 * CMD_BATCH {
+                            cmds.shrink_to(CMD_BATCH);
                         }
                         self.cmd_buf = cmds;
                         busy = true;

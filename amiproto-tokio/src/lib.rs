@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod cmd_queue;
 mod completion;
 mod config;
 mod driver;
@@ -56,7 +57,7 @@ use amiproto::{
     Action, AmiVersion, Banner, CloseReason, CommandOutput, ConnectionError, EventMask,
     ListOutcome, OriginateOutcome, Outcome,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
 pub use amiproto;
@@ -150,7 +151,7 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
     let span = connection_span(&config);
     async move {
         let (first, stream) = events::subscriber(None, config.events_overflow);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = cmd_queue::channel();
         let (status_tx, status_rx) = watch::channel(Status::new());
         let (ready_tx, ready_rx) = oneshot::channel();
         let mut driver = Driver::new(config, rx, status_tx, first);
@@ -202,7 +203,7 @@ pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), Erro
 pub fn connect_lazy(config: ClientConfig) -> (Client, EventStream) {
     let span = connection_span(&config);
     let (first, stream) = events::subscriber(None, config.events_overflow);
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = cmd_queue::channel();
     let (status_tx, status_rx) = watch::channel(Status::new());
     let failure = Arc::new(OnceLock::new());
     let driver = Driver::new(config, rx, status_tx, first);
@@ -230,9 +231,11 @@ pub struct Client {
 /// What every clone of a [`Client`] shares.
 #[derive(Debug)]
 struct ClientShared {
-    tx: mpsc::UnboundedSender<Cmd>,
+    tx: cmd_queue::CmdSender,
     status: watch::Receiver<Status>,
     next_id: AtomicU64,
+    /// Completion slots of finished calls, for the next ones.
+    slots: completion::SlotPool,
     /// Why a lazily started client never logged in (see [`connect_lazy`]).
     failure: Arc<OnceLock<Error>>,
 }
@@ -309,6 +312,14 @@ impl std::fmt::Debug for ActionFuture<'_> {
     }
 }
 
+impl Drop for ActionFuture<'_> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            self.guard.client.shared.slots.recycle(rx);
+        }
+    }
+}
+
 impl Future for ActionFuture<'_> {
     type Output = Result<Outcome, Error>;
 
@@ -328,7 +339,7 @@ impl Future for ActionFuture<'_> {
 
 impl Client {
     fn new(
-        tx: mpsc::UnboundedSender<Cmd>,
+        tx: cmd_queue::CmdSender,
         status: watch::Receiver<Status>,
         failure: Arc<OnceLock<Error>>,
     ) -> Client {
@@ -337,6 +348,7 @@ impl Client {
                 tx,
                 status,
                 next_id: AtomicU64::new(0),
+                slots: completion::SlotPool::default(),
                 failure,
             }),
         }
@@ -362,7 +374,7 @@ impl Client {
         remember: Option<Box<Remember>>,
     ) -> ActionFuture<'_> {
         let id = self.id();
-        let (tx, rx) = completion::pair();
+        let (tx, rx) = self.shared.slots.pair();
         let cmd = Cmd::Send {
             id,
             action,

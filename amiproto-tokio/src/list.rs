@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use amiproto::{ListOutcome, Outcome, Packet};
-use tokio::sync::mpsc;
 
 use crate::driver::Cmd;
 use crate::Error;
@@ -85,7 +84,7 @@ pub struct ListStream {
     /// Items taken from the shared queue, in order.
     local: VecDeque<Packet>,
     /// To cancel the action when dropped early; `None` once finished.
-    cancel: Option<(mpsc::WeakUnboundedSender<Cmd>, u64)>,
+    cancel: Option<(crate::cmd_queue::WeakCmdSender, u64)>,
     outcome: Option<ListOutcome>,
     /// An error or end not yet handed out.
     end: Option<Result<Outcome, Error>>,
@@ -95,7 +94,7 @@ pub struct ListStream {
 impl ListStream {
     pub(crate) fn new(
         shared: Arc<ListShared>,
-        tx: mpsc::WeakUnboundedSender<Cmd>,
+        tx: crate::cmd_queue::WeakCmdSender,
         id: u64,
     ) -> ListStream {
         ListStream {
@@ -196,9 +195,7 @@ impl futures_core::Stream for ListStream {
 impl Drop for ListStream {
     fn drop(&mut self) {
         if let Some((tx, id)) = self.cancel.take() {
-            if let Some(tx) = tx.upgrade() {
-                let _ = tx.send(Cmd::Cancel(id));
-            }
+            let _ = tx.send(Cmd::Cancel(id));
         }
     }
 }
