@@ -308,4 +308,69 @@ mod tests {
         assert_eq!(t.len(), 0);
         assert!(t.get(&5).is_none() && t.iter().next().is_none());
     }
+
+    /// One step of the model test: a new action (its sequence number this
+    /// far past the last), or the end of the `k`-th live action (or of a
+    /// number that is not pending).
+    #[derive(Clone, Debug)]
+    enum Step {
+        Insert(u64),
+        Release(usize),
+        ReleaseUnknown(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (1u64..4).prop_map(Step::Insert),
+            1 => (MAX_GAP..3 * MAX_GAP).prop_map(Step::Insert),
+            6 => any::<usize>().prop_map(Step::Release),
+            1 => any::<u64>().prop_map(Step::ReleaseUnknown),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The table holds exactly what a plain map would, whatever the
+        /// order actions finish in, and its ring stays proportional to what
+        /// is pending.
+        #[test]
+        fn agrees_with_a_map(steps in proptest::collection::vec(step(), 1..3000)) {
+            use std::collections::BTreeMap;
+            let mut t = PendingTable::default();
+            let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+            let mut next = 0u64;
+            for s in steps {
+                match s {
+                    Step::Insert(gap) => {
+                        next += gap;
+                        t.insert(next, pending(next));
+                        model.insert(next, next);
+                    }
+                    Step::Release(k) => {
+                        if model.is_empty() {
+                            continue;
+                        }
+                        let seq = *model.keys().nth(k % model.len()).unwrap();
+                        model.remove(&seq);
+                        proptest::prop_assert!(t.release(&seq).is_some());
+                        proptest::prop_assert!(t.get(&seq).is_none());
+                    }
+                    Step::ReleaseUnknown(seq) => {
+                        if !model.contains_key(&seq) {
+                            proptest::prop_assert!(t.release(&seq).is_none());
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+                proptest::prop_assert!(t.ring.len() <= 2 * t.live + RING_SLACK + 1);
+            }
+            for (&seq, &tag_) in &model {
+                proptest::prop_assert_eq!(tag(t.get(&seq)), Some(tag_));
+            }
+            let mut seqs: Vec<u64> = t.iter().map(|(s, _)| s).collect();
+            seqs.sort_unstable();
+            proptest::prop_assert_eq!(seqs, model.keys().copied().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(t.values().count(), model.len());
+        }
+    }
 }
