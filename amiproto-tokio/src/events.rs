@@ -287,6 +287,7 @@ pub struct EventStream {
 impl EventStream {
     /// The next item, or `None` once the client is closed and the queue is
     /// drained.
+    #[inline]
     pub async fn recv(&mut self) -> Option<EventItem> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -319,10 +320,20 @@ impl EventStream {
     }
 
     /// Poll for the next item.
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
+        // Most calls find the item in the batch already taken: inlined into
+        // the caller, that path takes no lock and moves the item once.
         if let Some(item) = self.next_local() {
             return Poll::Ready(Some(item));
         }
+        self.poll_refill(cx)
+    }
+
+    /// [`EventStream::poll_recv`] with the batch taken handed out: take the
+    /// next one, or register the waker.
+    #[inline(never)]
+    fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
         if self.done {
             return Poll::Ready(None);
         }
@@ -411,6 +422,7 @@ fn refill(
 impl futures_core::Stream for EventStream {
     type Item = EventItem;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EventItem>> {
         self.get_mut().poll_recv(cx)
     }
