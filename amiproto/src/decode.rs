@@ -304,12 +304,22 @@ impl Decoder {
     /// However the stream is cut into reads, the frames and errors that come
     /// out are the same (except the bytes of a [`DecodeError::NotAmi`]
     /// greeting, which is reported as soon as it differs from a banner).
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        // The common case, a whole packet of headers, inlined into the
+        // caller: no frame of the line-by-line path to set up.
         if self.skip.is_none() && self.banner == BannerMode::Absent && self.mode == Mode::Headers {
             if let Some(end) = self.fast_headers(buf) {
                 return Ok(Some(Frame::Packet(self.finish(buf, end))));
             }
         }
+        self.decode_lines(buf)
+    }
+
+    /// [`Decoder::decode`] line by line: the banner, limits, skipping, raw
+    /// bodies, and packets not yet whole.
+    #[inline(never)]
+    fn decode_lines(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         loop {
             let Some((nl, colon)) = self.scanner.next_line(buf) else {
                 return self.need_more(buf).map(|()| None);
@@ -686,6 +696,7 @@ impl Decoder {
         }
     }
 
+    #[inline]
     fn finish(&mut self, buf: &mut BytesMut, len: usize) -> Packet {
         let raw = buf.split_to(len).freeze();
         let packet = Packet::from_parts(raw, self.fields.finish(), self.known, self.body);
