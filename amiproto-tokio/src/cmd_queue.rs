@@ -218,17 +218,7 @@ impl Drop for CmdReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::test_waker::counting_waker;
 
     fn ids(cmds: &mut Vec<Cmd>) -> Vec<u64> {
         cmds.drain(..)
@@ -241,8 +231,7 @@ mod tests {
 
     #[test]
     fn in_order_in_batches_with_one_wake_up_each() {
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = channel();
         let tx2 = tx.clone();
@@ -252,22 +241,21 @@ mod tests {
             let from = if id % 2 == 0 { &tx } else { &tx2 };
             from.send(Cmd::Cancel(id)).unwrap();
         }
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "one wake-up per batch");
+        assert_eq!(count.get(), 1, "one wake-up per batch");
         assert_eq!(rx.poll_recv_all(&mut cx, &mut buf), Poll::Ready(5));
         assert_eq!(ids(&mut buf), [0, 1, 2, 3, 4]);
         // Nothing queued: waits again, and the next batch wakes it again.
         assert!(rx.poll_recv_all(&mut cx, &mut buf).is_pending());
         tx.downgrade().send(Cmd::Cancel(5)).unwrap();
         tx2.send(Cmd::Cancel(6)).unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert_eq!(count.get(), 2);
         assert_eq!(rx.poll_recv_all(&mut cx, &mut buf), Poll::Ready(2));
         assert_eq!(ids(&mut buf), [5, 6]);
     }
 
     #[test]
     fn ends_once_the_last_sender_is_gone_after_what_it_sent() {
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = channel();
         let weak = tx.downgrade();
@@ -309,7 +297,7 @@ mod tests {
             remember: None,
         })
         .unwrap();
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(call.poll(&mut cx).is_pending());
         drop(rx);

@@ -169,37 +169,26 @@ impl Completion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::test_waker::counting_waker;
 
     #[test]
     fn stores_first_and_hands_back_the_waker() {
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = pair();
         assert!(rx.poll(&mut cx).is_pending());
         let w = tx
             .complete(Err(Error::NotConnected))
             .expect("a waiting caller");
-        assert_eq!(count.0.load(Ordering::SeqCst), 0, "not woken yet");
+        assert_eq!(count.get(), 0, "not woken yet");
         assert!(matches!(rx.poll(&mut cx), Poll::Ready(Some(Err(_)))));
         w.wake();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
     }
 
     #[test]
     fn ready_without_a_wait_and_dropped_ends() {
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = pair();
         assert!(
@@ -208,13 +197,12 @@ mod tests {
         );
         assert!(matches!(rx.poll(&mut cx), Poll::Ready(Some(_))));
 
-        let count = Arc::new(Count::default());
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let (tx, mut rx) = pair();
         assert!(rx.poll(&mut cx).is_pending());
         drop(tx);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken by the drop");
+        assert_eq!(count.get(), 1, "woken by the drop");
         assert!(matches!(rx.poll(&mut cx), Poll::Ready(None)));
 
         let (tx, rx) = pair();
@@ -224,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_pool_reuses_only_slots_whose_both_ends_are_gone() {
-        let waker = Waker::from(Arc::new(Count::default()));
+        let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let pool = SlotPool::default();
 

@@ -39,6 +39,8 @@ mod entropy;
 mod events;
 mod id_hash;
 mod list;
+#[cfg(test)]
+mod test_waker;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
